@@ -1,0 +1,84 @@
+# webhookd — see README.md. `make run` and `make test` are the two commands.
+CC       ?= cc
+PKGS     := libevent libevent_openssl libevent_pthreads libpq jansson openssl
+WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
+CFLAGS   ?= -O2 -g
+CPPFLAGS := -std=c11 -D_GNU_SOURCE -Iservice -Iodata -Ibuild/gen $(WARN)
+PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+B        ?= build
+
+SRC      := $(wildcard service/*.c odata/*.c)
+OBJ      := $(SRC:%.c=$(B)/%.o) $(B)/gen/migrations.o
+LIBOBJ   := $(filter-out $(B)/service/main.o,$(OBJ))
+UNIT     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+SQL      := $(sort $(wildcard sql/[0-9][0-9][0-9][0-9]_*.sql))
+PYTEST   := /usr/bin/python3 -m pytest
+
+.PHONY: all deps run stop-db test unit e2e e2e-asan asan bench clean cppcheck fmt-check
+
+all: $(B)/webhookd
+
+$(B)/webhookd: $(OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKGLIBS)
+
+$(B)/%.o: %.c $(wildcard service/*.h odata/*.h) build/gen/migrations.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKGCFLAGS) $(CFLAGS) -c -o $@ $<
+
+# Migrations are compiled into the binary so that it knows which schema
+# version it speaks; `serve` refuses a database behind or ahead of it.
+build/gen/migrations.c build/gen/migrations.h: $(SQL) scripts/embed-sql.sh
+	@mkdir -p build/gen
+	sh scripts/embed-sql.sh build/gen $(SQL)
+
+$(B)/gen/migrations.o: build/gen/migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKGCFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKGCFLAGS) $(CFLAGS) -o $@ $< $(LIBOBJ) $(PKGLIBS) -lcmocka
+
+deps:
+	@bash scripts/deps.sh run
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/run.sh
+
+stop-db:
+	@bash scripts/pg.sh stop var
+
+test:
+	@bash scripts/deps.sh test
+	@$(MAKE) --no-print-directory all asan
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory e2e-asan
+
+unit: $(UNIT)
+	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done
+
+e2e: $(B)/webhookd
+	WHD_BIN=$(abspath $(B)/webhookd) $(PYTEST) -q tests/e2e
+
+# The sanitizer build lives in its own tree so both can coexist.
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+asan:
+	@$(MAKE) --no-print-directory B=build/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" build/asan/webhookd
+
+e2e-asan: asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	WHD_BIN=$(abspath build/asan/webhookd) WHD_SANITIZED=1 $(PYTEST) -q tests/e2e
+
+bench: all
+	@bash scripts/deps.sh bench
+	@bash bench/run.sh
+
+cppcheck:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --inline-suppr --suppress=missingIncludeSystem -Iservice -Iodata service odata
+
+clean:
+	rm -rf build

@@ -1,0 +1,61 @@
+/* config — webhookd.conf (`key = value`) plus WEBHOOKD_<KEY> overrides. */
+#ifndef WEBHOOKD_CONFIG_H
+#define WEBHOOKD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config {
+	/* listener */
+	char   *listen_address;      /* "0.0.0.0" */
+	int     port;                /* 9002 */
+	int     workers;             /* 0 = one per core */
+	bool    tls;                 /* true; false = plain HTTP (behind a proxy) */
+	char   *tls_cert_file;       /* "var/tls/cert.pem" */
+	char   *tls_key_file;        /* "var/tls/key.pem" */
+	/* limits */
+	size_t  max_header_size;     /* 16384 bytes: request line + headers */
+	size_t  max_body_size;       /* 1048576 bytes */
+	int     request_timeout_ms;  /* 30000: whole request must arrive by then */
+	int     idle_timeout_ms;     /* 60000: keep-alive connection with no request */
+	int     max_connections;     /* 1024, over all workers */
+	int     shutdown_timeout_ms; /* 10000: drain bound on SIGTERM */
+	/* database */
+	char   *database_url;        /* libpq conninfo or URI */
+	int     db_pool_size;        /* 4 connections per worker */
+	int     db_queue_max;        /* 1024 queued queries per worker, then 503 */
+	int     db_reconnect_min_ms; /* 100 */
+	int     db_reconnect_max_ms; /* 5000 */
+	int     retry_after_s;       /* 5: Retry-After on 503 */
+	/* security */
+	char   *master_key_file;     /* "var/master.key" */
+	int     auth_cache_ttl_s;    /* 30 */
+	int     kdf_threads;         /* 1 */
+	int     kdf_queue_max;       /* 64 pending verifications, then 503 */
+	int     kdf_iterations;      /* 600000: PBKDF2 rounds for new hashes (min 1000) */
+	/* logging */
+	char   *access_log;          /* "-" = stdout, else a path (reopened on SIGHUP) */
+	char   *log_level;           /* "info": debug|info|warn|error */
+};
+
+/* Fill *cfg with the defaults above. */
+void config_defaults(struct config *cfg);
+
+/* Read `path` (NULL: defaults only) then apply WEBHOOKD_<KEY> variables from
+ * the environment. On error returns -1 and writes one line such as
+ * "webhookd.conf:12: unknown key 'prot'" or
+ * "environment WEBHOOKD_PORT: expected an integer in 1..65535, got 'x'"
+ * into err (errlen bytes). A missing file given explicitly is an error. */
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Set one key from text; `where` is used only for the error message. */
+int config_set(struct config *cfg, const char *key, const char *value,
+               const char *where, char *err, size_t errlen);
+
+/* Print every key with its current value, `key = value` per line. */
+/* stream is a FILE *; void * keeps <stdio.h> out of this header. */
+void config_dump(const struct config *cfg, void *stream);
+
+void config_free(struct config *cfg);
+
+#endif

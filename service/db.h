@@ -1,0 +1,61 @@
+/* db — a per-worker pool of non-blocking libpq connections driven by the
+ * worker's event loop (PQconnectStart/PQconnectPoll, PQsendQueryParams,
+ * PQflush, PQconsumeInput). No call here ever blocks the loop.
+ *
+ * A query's callback runs exactly once, always from the event loop and never
+ * from inside db_query() itself. While no connection is up, db_query() fails
+ * at once so the caller can answer 503; connections come back by themselves
+ * with exponential backoff. */
+#ifndef WEBHOOKD_DB_H
+#define WEBHOOKD_DB_H
+
+#include <stdbool.h>
+#include <libpq-fe.h>
+
+struct event_base;
+struct db_pool;
+
+enum db_status {
+	DB_OK,          /* res holds the result (tuples or command status) */
+	DB_SQL_ERROR,   /* the server rejected the statement; see sqlstate */
+	DB_UNAVAILABLE  /* the connection broke or the pool shut down */
+};
+
+struct db_result {
+	enum db_status status;
+	PGresult *res;          /* owned by the pool; valid during the callback */
+	const char *sqlstate;   /* "" unless DB_SQL_ERROR */
+	const char *message;    /* for logs; never sent to clients */
+};
+
+typedef void (*db_cb)(void *arg, const struct db_result *r);
+
+struct db_pool_opts {
+	const char *conninfo;   /* libpq conninfo or URI (already DNS-resolved) */
+	int size;               /* connections */
+	int queue_max;          /* queued queries before db_query() refuses */
+	int reconnect_min_ms;
+	int reconnect_max_ms;
+	int connect_timeout_ms;
+};
+
+struct db_pool *db_pool_new(struct event_base *base, const struct db_pool_opts *o);
+/* Fails every queued and running query with DB_UNAVAILABLE, then closes. */
+void db_pool_free(struct db_pool *p);
+
+/* Queue a parameterized statement (text params, text results; NULL params are
+ * SQL NULL). sql and params are copied. Returns 0, or -1 when the pool has
+ * no live connection or its queue is full (cb is then never called). */
+int db_query(struct db_pool *p, const char *sql, int nparams,
+             const char *const *params, db_cb cb, void *arg);
+
+/* True when at least one connection is established. */
+bool db_pool_up(const struct db_pool *p);
+
+/* Resolve a host name in conninfo to hostaddr once, at start-up, so that
+ * PQconnectStart never does a blocking DNS lookup on a loop. Returns a
+ * malloc'd conninfo (unchanged when nothing needs resolving) or NULL with a
+ * message in err. */
+char *db_conninfo_resolve(const char *conninfo, char *err, size_t errlen);
+
+#endif

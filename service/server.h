@@ -1,0 +1,56 @@
+/* server — worker threads (one event loop, listener and database pool
+ * each, accept spread by SO_REUSEPORT), TLS context, signals and draining. */
+#ifndef WEBHOOKD_SERVER_H
+#define WEBHOOKD_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/queue.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <event2/event_struct.h>
+
+struct config;
+struct auth;
+struct db_pool;
+struct http_conn;
+struct evconnlistener;
+typedef struct ssl_ctx_st SSL_CTX;
+
+TAILQ_HEAD(http_conn_list, http_conn);
+
+struct worker {
+	int id;
+	pthread_t thread;
+	struct server *srv;
+	struct event_base *base;
+	struct evconnlistener *listener;
+	struct db_pool *db;
+	struct http_conn_list conns;
+	int nconns;
+	int max_conns;
+	struct event janitor;     /* one periodic timer for every connection */
+	struct event drain_ev;    /* activated from the main thread on SIGTERM */
+	bool draining;
+	struct timeval drain_deadline;
+	time_t date_sec;          /* Date header, formatted once per second */
+	char date[40];
+};
+
+struct server {
+	const struct config *cfg;
+	SSL_CTX *ssl;
+	struct auth *auth;
+	char *conninfo;           /* database_url after start-up DNS resolution */
+	int schema_version;       /* latest migration this binary knows */
+	int nworkers;
+	struct worker *workers;
+	atomic_int workers_done;
+};
+
+/* Run `webhookd serve` until SIGTERM/SIGINT; returns the process exit code. */
+int server_run(const struct config *cfg);
+
+#endif
