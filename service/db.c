@@ -47,7 +47,7 @@ struct db_pool {
 	struct event_base *base;
 	struct db_pool_opts o;
 	struct conn *conns;
-	TAILQ_HEAD(, db_query) queue;
+	TAILQ_HEAD(query_list, db_query) queue;
 	int queued;
 	int nup;
 	struct event tick;      /* connect timeouts */
@@ -179,7 +179,7 @@ conn_fail(struct conn *c, const char *why)
 		PQclear(res);
 	if (q != NULL)
 		finish(q, DB_UNAVAILABLE, NULL, "database connection lost");
-	if (p->nup == 0 && p->queued > 0)
+	if (p->nup == 0 && p->queued > 0 && !p->closing)
 		event_active(&p->kick, 0, 0);
 }
 
@@ -259,33 +259,30 @@ complete(struct conn *c)
 	struct db_query *q = c->q;
 	PGresult *res = c->res;
 	enum db_status st = DB_SQL_ERROR;
+	bool broken = PQstatus(c->pg) == CONNECTION_BAD;
 
 	c->q = NULL;
 	c->res = NULL;
-	c->state = CONN_IDLE;
 	if (res != NULL) {
 		ExecStatusType es = PQresultStatus(res);
 		if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK)
 			st = DB_OK;
 	}
-	if (PQstatus(c->pg) == CONNECTION_BAD) {
-		c->q = q;
-		c->res = res;
-		c->state = CONN_BUSY;
+	/* Settle the connection before the callback, which may queue more. */
+	if (!broken) {
+		c->state = CONN_IDLE;
+		broken = conn_watch(c, EV_READ) < 0;
+	}
+	if (broken)
 		conn_fail(c, PQerrorMessage(c->pg));
-		return;
-	}
-	if (conn_watch(c, EV_READ) < 0) {
-		c->q = q;
-		c->res = res;
-		c->state = CONN_BUSY;
-		conn_fail(c, "no socket");
-		return;
-	}
-	finish(q, st, res, res ? NULL : "no result");
+	if (broken && st != DB_OK)
+		finish(q, DB_UNAVAILABLE, NULL, "database connection lost");
+	else
+		finish(q, st, res, res ? NULL : "no result");
 	if (res != NULL)
 		PQclear(res);
-	conn_next(c);
+	if (!broken)
+		conn_next(c);
 }
 
 /* Collect results; keep the first, or the first error when there are several. */
@@ -360,15 +357,21 @@ io_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Attaches q only when the send and the first flush worked, so a failure
+ * here never runs q's callback: the caller still owns q. */
 static int
 conn_send(struct conn *c, struct db_query *q)
 {
+	int r;
+
 	if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, q->params,
 	    NULL, NULL, 0))
 		return -1;
+	r = PQflush(c->pg);
+	if (r < 0 || conn_watch(c, r == 1 ? (EV_READ | EV_WRITE) : EV_READ) < 0)
+		return -1;
 	c->q = q;
 	c->state = CONN_BUSY;
-	conn_flush(c);
 	return 0;
 }
 

@@ -100,7 +100,7 @@ conn_free(struct http_conn *c)
 	w->nconns--;
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
-	if (!c->req.replied && c->req.ctx_free != NULL && c->req.ctx != NULL)
+	if (c->req.ctx_free != NULL && c->req.ctx != NULL)
 		c->req.ctx_free(c->req.ctx);
 	free(c->headbuf);
 	if (c->req.body)

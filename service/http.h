@@ -35,7 +35,7 @@ struct http_request {
 	unsigned role;              /* AUTH_ROLE_* bit of the user */
 	const char *message_id;     /* integrationMessageId header, or NULL */
 	void *ctx;                  /* the handler's state */
-	void (*ctx_free)(void *);   /* frees ctx if the request is torn down unanswered */
+	void (*ctx_free)(void *);   /* frees ctx once the request ends, answered or not */
 	/* private to http.c */
 	struct http_conn *conn;
 	struct evbuffer *out_headers;

@@ -52,6 +52,7 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	 * instead of spinning on a listener that cannot accept. */
 	log_warn("worker %d: accept: %s", w->id, evutil_socket_error_to_string(err));
 	evconnlistener_disable(l);
+	w->accept_paused = true;
 }
 
 static void
@@ -61,13 +62,16 @@ janitor_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval now;
 
 	(void)fd; (void)what;
-	if (w->listener != NULL && !w->draining)
+	if (w->accept_paused && w->listener != NULL && !w->draining) {
 		evconnlistener_enable(w->listener);
+		w->accept_paused = false;
+	}
 	http_janitor(w);
 	if (!w->draining)
 		return;
 	event_base_gettimeofday_cached(w->base, &now);
-	if (w->nconns > 0 && evutil_timercmp(&now, &w->drain_deadline, <)) 
+	if (w->nconns > 0 && (now.tv_sec < w->drain_deadline.tv_sec ||
+	    (now.tv_sec == w->drain_deadline.tv_sec && now.tv_usec < w->drain_deadline.tv_usec)))
 		return;
 	if (w->nconns > 0)
 		log_warn("worker %d: drain deadline passed with %d connection(s) open", w->id, w->nconns);

@@ -34,6 +34,7 @@ struct worker {
 	struct event janitor;     /* one periodic timer for every connection */
 	struct event drain_ev;    /* activated from the main thread on SIGTERM */
 	bool draining;
+	bool accept_paused;       /* accept failed (EMFILE): retried by the janitor */
 	struct timeval drain_deadline;
 	time_t date_sec;          /* Date header, formatted once per second */
 	char date[40];
