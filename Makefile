@@ -15,7 +15,7 @@ UNIT     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.
 SQL      := $(sort $(wildcard sql/[0-9][0-9][0-9][0-9]_*.sql))
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: all deps run stop-db test unit e2e e2e-asan asan bench clean cppcheck fmt-check
+.PHONY: all deps run stop-db test unit e2e e2e-asan asan bench clean cppcheck fuzz
 
 all: $(B)/webhookd
 
@@ -75,6 +75,18 @@ e2e-asan: asan
 bench: all
 	@bash scripts/deps.sh bench
 	@bash bench/run.sh
+
+# libFuzzer targets, each run for FUZZ_SECONDS (never part of `make test`).
+FUZZ_SECONDS ?= 60
+FUZZ := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+build/fuzz/fuzz_httpparse: tests/fuzz/fuzz_httpparse.c service/httpparse.c service/httpparse.h
+	@mkdir -p build/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iservice -o $@ $< service/httpparse.c
+fuzz:
+	@bash scripts/deps.sh test
+	@$(MAKE) --no-print-directory $(FUZZ)
+	@set -e; for f in $(FUZZ); do mkdir -p $$f.corpus; \
+	  UBSAN_OPTIONS=halt_on_error=1 $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$f.corpus 2>&1 | tail -n 12; done
 
 cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

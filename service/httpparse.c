@@ -9,6 +9,12 @@
 #include <limits.h>
 #include <string.h>
 
+/* POSIX puts SSIZE_MAX in limits.h only with a feature macro (the Makefile
+ * sets _GNU_SOURCE); keep the file buildable without one. */
+#ifndef SSIZE_MAX
+#define SSIZE_MAX ((ssize_t)(SIZE_MAX >> 1))
+#endif
+
 #define METHOD_MAX     20
 #define CHUNK_LINE_MAX 4096               /* size/extension/trailer line */
 #define CL_MAX         9007199254740992LL /* 2^53: exact in a JSON number */

@@ -81,9 +81,10 @@ ssize_t http_chunked_decode(struct http_chunked *c, const char *in, size_t inlen
  * the target is origin-form (starts with '/'). */
 int http_split_target(char *target, char **path, char **query);
 
-/* Percent-decode s in place (length *len, updated). plus_as_space turns '+'
- * into ' ' (for form-encoded query values). Returns -1 on a malformed escape
- * or a decoded NUL byte. */
+/* Percent-decode s in place (length *len, updated) and NUL-terminate it, so
+ * s needs *len + 1 bytes. plus_as_space turns '+' into ' ' (for form-encoded
+ * query values). Returns -1 on a malformed escape or a NUL byte, raw or
+ * decoded; s is then unchanged. */
 int http_pct_decode(char *s, size_t *len, bool plus_as_space);
 
 /* The standard reason phrase for a status code ("Unknown" if none). */
