@@ -83,7 +83,7 @@ build/fuzz/fuzz_httpparse: tests/fuzz/fuzz_httpparse.c service/httpparse.c servi
 	@mkdir -p build/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iservice -o $@ $< service/httpparse.c
 fuzz:
-	@bash scripts/deps.sh test
+	@bash scripts/deps.sh fuzz
 	@$(MAKE) --no-print-directory $(FUZZ)
 	@set -e; for f in $(FUZZ); do mkdir -p $$f.corpus; \
 	  UBSAN_OPTIONS=halt_on_error=1 $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$f.corpus 2>&1 | tail -n 12; done

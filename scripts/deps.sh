@@ -7,16 +7,17 @@ set -euo pipefail
 build=(gcc make pkg-config libc6-dev libevent-dev libpq-dev libjansson-dev
        libssl-dev libcurl4-openssl-dev openssl)
 server=(postgresql-15 postgresql-contrib util-linux)
-tests=(libcmocka-dev python3 python3-pytest python3-requests clang
-       libclang-rt-14-dev curl)
-bench=(wrk)
+tests=(libcmocka-dev python3 python3-pytest python3-requests)
+fuzz=(clang libclang-rt-14-dev)
+bench=(wrk curl)
 
 want=("${build[@]}" "${server[@]}")
 case "${1:-run}" in
   run)   ;;
   test)  want+=("${tests[@]}") ;;
+  fuzz)  want+=("${tests[@]}" "${fuzz[@]}") ;;
   bench) want+=("${tests[@]}" "${bench[@]}") ;;
-  *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
+  *) echo "usage: $0 run|test|fuzz|bench" >&2; exit 2 ;;
 esac
 
 missing=()
