@@ -250,6 +250,21 @@ cache_put(struct auth *a, const unsigned char key[32], const char *user, unsigne
 	pthread_mutex_unlock(&a->lock);
 }
 
+void
+auth_flush(struct auth *a)
+{
+	pthread_mutex_lock(&a->lock);
+	memset(a->cache, 0, sizeof(a->cache));
+	pthread_mutex_unlock(&a->lock);
+}
+
+void
+auth_on_notify(void *a, const char *channel, const char *payload)
+{
+	(void)channel; (void)payload;
+	auth_flush(a);
+}
+
 /* "Basic base64(user:password)" -> user, password. */
 static int
 parse_basic(const char *h, char *user, char *pw)

@@ -25,6 +25,16 @@ struct auth *auth_new(const struct config *cfg);
 /* Stops the KDF threads and frees verifications still pending. */
 void auth_free(struct auth *a);
 
+/* Forget every cached credential. Called when the users table changes
+ * (NOTIFY webhookd_users, sent by a trigger) and when that subscription is
+ * (re)established, so a deleted user or changed password stops working at
+ * once, on every instance. */
+void auth_flush(struct auth *a);
+/* Same, with the db_notify_cb signature. */
+void auth_on_notify(void *a, const char *channel, const char *payload);
+
+#define AUTH_NOTIFY_CHANNEL "webhookd_users"
+
 /* On AUTH_OK, req->user and req->role are set. cb runs exactly once, either
  * before auth_check returns (cache hit, malformed header) or later on the
  * request's worker loop. */

@@ -25,7 +25,7 @@ struct db_query {
 	int nparams;
 	const char **params;   /* into blob */
 	char *sql;             /* into blob */
-	char blob[];
+	_Alignas(void *) char blob[];   /* params pointer array, then sql and param text */
 };
 
 struct conn {
@@ -41,12 +41,14 @@ struct conn {
 	struct timeval connect_started;
 	struct db_query *q;     /* in flight */
 	PGresult *res;          /* the result kept for q */
+	bool listener;          /* only LISTENs; never takes queries */
 };
 
 struct db_pool {
 	struct event_base *base;
 	struct db_pool_opts o;
 	struct conn *conns;
+	int nconns;             /* o.size, plus one when listening */
 	TAILQ_HEAD(query_list, db_query) queue;
 	int queued;
 	int nup;
@@ -157,7 +159,7 @@ conn_fail(struct conn *c, const char *why)
 	struct db_pool *p = c->pool;
 	struct db_query *q = c->q;
 	PGresult *res = c->res;
-	bool was_up = c->state == CONN_IDLE || c->state == CONN_BUSY;
+	bool was_up = !c->listener && (c->state == CONN_IDLE || c->state == CONN_BUSY);
 
 	conn_unwatch(c);
 	c->q = NULL;
@@ -183,6 +185,44 @@ conn_fail(struct conn *c, const char *why)
 		event_active(&p->kick, 0, 0);
 }
 
+static int conn_send(struct conn *c, struct db_query *q);
+static struct db_query *query_new(const char *sql, int nparams,
+    const char *const *params, db_cb cb, void *arg);
+
+static void
+listened(void *arg, const struct db_result *r)
+{
+	struct db_pool *p = arg;
+
+	if (r->status == DB_OK)
+		p->o.notify_cb(p->o.notify_arg, NULL, NULL);
+	else
+		log_error("LISTEN %s: %s", p->o.listen_channel, r->message);
+}
+
+/* Subscribe on the dedicated connection; its result arrives through the
+ * usual BUSY path and tells the owner to refresh what it caches. */
+static void
+listen_start(struct conn *c)
+{
+	struct db_pool *p = c->pool;
+	char *ident = PQescapeIdentifier(c->pg, p->o.listen_channel, strlen(p->o.listen_channel));
+	char sql[128];
+	struct db_query *q;
+
+	if (ident == NULL) {
+		conn_fail(c, "cannot quote the channel name");
+		return;
+	}
+	snprintf(sql, sizeof(sql), "LISTEN %s", ident);
+	PQfreemem(ident);
+	q = query_new(sql, 0, NULL, listened, p);
+	if (q == NULL || conn_send(c, q) < 0) {
+		free(q);
+		conn_fail(c, "cannot LISTEN");
+	}
+}
+
 static void
 conn_up(struct conn *c)
 {
@@ -190,6 +230,10 @@ conn_up(struct conn *c)
 
 	c->state = CONN_IDLE;
 	c->backoff_ms = p->o.reconnect_min_ms;
+	if (c->listener) {
+		listen_start(c);
+		return;
+	}
 	if (p->nup++ == 0)
 		log_info("database connection established");
 	metrics_count("db_reconnects");
@@ -337,8 +381,11 @@ io_cb(evutil_socket_t fd, short what, void *arg)
 			conn_fail(c, PQerrorMessage(c->pg));
 			return;
 		}
-		while ((n = PQnotifies(c->pg)) != NULL)
+		while ((n = PQnotifies(c->pg)) != NULL) {
+			if (c->listener)
+				c->pool->o.notify_cb(c->pool->o.notify_arg, n->relname, n->extra);
 			PQfreemem(n);
+		}
 		return;
 	case CONN_BUSY:
 		if ((what & EV_READ) && !PQconsumeInput(c->pg)) {
@@ -381,7 +428,7 @@ conn_next(struct conn *c)
 	struct db_pool *p = c->pool;
 	struct db_query *q;
 
-	while (c->state == CONN_IDLE && (q = TAILQ_FIRST(&p->queue)) != NULL) {
+	while (!c->listener && c->state == CONN_IDLE && (q = TAILQ_FIRST(&p->queue)) != NULL) {
 		TAILQ_REMOVE(&p->queue, q, link);
 		p->queued--;
 		if (conn_send(c, q) < 0) {
@@ -402,7 +449,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd; (void)what;
 	event_base_gettimeofday_cached(p->base, &now);
-	for (i = 0; i < p->o.size; i++) {
+	for (i = 0; i < p->nconns; i++) {
 		struct conn *c = &p->conns[i];
 		if (c->state != CONN_CONNECTING)
 			continue;
@@ -426,7 +473,8 @@ db_pool_new(struct event_base *base, const struct db_pool_opts *o)
 	p->base = base;
 	p->o = *o;
 	p->o.conninfo = strdup(o->conninfo);
-	p->conns = calloc((size_t)o->size, sizeof(*p->conns));
+	p->nconns = o->size + (o->listen_channel != NULL && o->notify_cb != NULL);
+	p->conns = calloc((size_t)p->nconns, sizeof(*p->conns));
 	if (p->o.conninfo == NULL || p->conns == NULL)
 		goto fail;
 	TAILQ_INIT(&p->queue);
@@ -436,9 +484,10 @@ db_pool_new(struct event_base *base, const struct db_pool_opts *o)
 	event_assign(&p->tick, base, -1, EV_PERSIST, tick_cb, p);
 	event_assign(&p->kick, base, -1, 0, kick_cb, p);
 	event_add(&p->tick, &sec);
-	for (i = 0; i < o->size; i++) {
+	for (i = 0; i < p->nconns; i++) {
 		struct conn *c = &p->conns[i];
 		c->pool = p;
+		c->listener = i >= o->size;
 		c->fd = -1;
 		c->backoff_ms = o->reconnect_min_ms;
 		evtimer_assign(&c->retry, base, retry_cb, c);
@@ -462,7 +511,7 @@ db_pool_free(struct db_pool *p)
 	p->closing = true;
 	event_del(&p->tick);
 	event_del(&p->kick);
-	for (i = 0; i < p->o.size; i++) {
+	for (i = 0; i < p->nconns; i++) {
 		struct conn *c = &p->conns[i];
 		event_del(&c->retry);
 		if (c->pg != NULL)
@@ -481,44 +530,57 @@ db_pool_up(const struct db_pool *p)
 	return p->nup > 0;
 }
 
-int
-db_query(struct db_pool *p, const char *sql, int nparams,
-    const char *const *params, db_cb cb, void *arg)
+static struct db_query *
+query_new(const char *sql, int nparams, const char *const *params, db_cb cb, void *arg)
 {
 	struct db_query *q;
 	size_t need, sl = strlen(sql) + 1, off;
 	int i;
 
-	if (p->closing || p->nup == 0 || nparams < 0) {
-		metrics_count("db_unavailable");
-		return -1;
-	}
 	need = sl + (size_t)nparams * sizeof(char *);
 	for (i = 0; i < nparams; i++)
 		if (params[i] != NULL)
 			need += strlen(params[i]) + 1;
-	q = malloc(sizeof(*q) + need + sizeof(char *));
+	q = malloc(sizeof(*q) + need);
 	if (q == NULL)
-		return -1;
+		return NULL;
 	q->cb = cb;
 	q->arg = arg;
 	q->nparams = nparams;
-	/* pointer array first (aligned), then the strings */
+	/* the pointer array first (aligned by the flexible member), then text */
 	q->params = (const char **)(void *)q->blob;
 	off = (size_t)nparams * sizeof(char *);
 	q->sql = q->blob + off;
 	memcpy(q->sql, sql, sl);
 	off += sl;
 	for (i = 0; i < nparams; i++) {
+		size_t l;
 		if (params[i] == NULL) {
 			q->params[i] = NULL;
 			continue;
 		}
-		size_t l = strlen(params[i]) + 1;
+		l = strlen(params[i]) + 1;
 		memcpy(q->blob + off, params[i], l);
 		q->params[i] = q->blob + off;
 		off += l;
 	}
+	return q;
+}
+
+int
+db_query(struct db_pool *p, const char *sql, int nparams,
+    const char *const *params, db_cb cb, void *arg)
+{
+	struct db_query *q;
+	int i;
+
+	if (p->closing || p->nup == 0 || nparams < 0) {
+		metrics_count("db_unavailable");
+		return -1;
+	}
+	q = query_new(sql, nparams, params, cb, arg);
+	if (q == NULL)
+		return -1;
 	for (i = 0; i < p->o.size; i++) {
 		struct conn *c = &p->conns[i];
 		if (c->state != CONN_IDLE)

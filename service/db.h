@@ -30,6 +30,11 @@ struct db_result {
 
 typedef void (*db_cb)(void *arg, const struct db_result *r);
 
+/* A notification on a LISTENed channel. channel == NULL means "(re)subscribed
+ * after a (re)connect": notifications sent meanwhile may have been missed,
+ * so whatever they guard must be refreshed wholesale. */
+typedef void (*db_notify_cb)(void *arg, const char *channel, const char *payload);
+
 struct db_pool_opts {
 	const char *conninfo;   /* libpq conninfo or URI (already DNS-resolved) */
 	int size;               /* connections */
@@ -37,6 +42,10 @@ struct db_pool_opts {
 	int reconnect_min_ms;
 	int reconnect_max_ms;
 	int connect_timeout_ms;
+	/* Optional: one extra connection that only LISTENs on this channel. */
+	const char *listen_channel;
+	db_notify_cb notify_cb;
+	void *notify_arg;
 };
 
 struct db_pool *db_pool_new(struct event_base *base, const struct db_pool_opts *o);

@@ -146,6 +146,13 @@ worker_init(struct server *srv, struct worker *w, int id,
 	};
 	struct timeval jt = { 0, JANITOR_MS * 1000 };
 
+	/* The auth cache is shared, so one LISTEN connection (worker 0's) serves it. */
+	if (id == 0) {
+		o.listen_channel = AUTH_NOTIFY_CHANNEL;
+		o.notify_cb = auth_on_notify;
+		o.notify_arg = srv->auth;
+	}
+
 	w->id = id;
 	w->srv = srv;
 	TAILQ_INIT(&w->conns);

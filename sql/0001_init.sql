@@ -9,3 +9,15 @@ CREATE TABLE webhookd.users (
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now()
 );
+
+-- Running servers cache verified credentials; any change to a user tells
+-- them to forget the cache at once (webhookd LISTENs on this channel).
+CREATE FUNCTION webhookd.users_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('webhookd_users', '');
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER users_changed AFTER UPDATE OR DELETE ON webhookd.users
+    FOR EACH STATEMENT EXECUTE FUNCTION webhookd.users_changed();
