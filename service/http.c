@@ -146,7 +146,6 @@ dispatch(struct http_conn *c)
 		http_reply_error(r, 400, "invalid_request", "request-target must be a path", NULL);
 		return;
 	}
-	r->message_id = http_header(r, "integrationMessageId");
 	if (!r->head.keep_alive || c->w->draining)
 		c->close_after = true;
 	route_dispatch(r);
@@ -213,7 +212,7 @@ start_body(struct http_conn *c)
 	if (r->head.expect_continue)
 		bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	c->body_left = r->head.content_length;
-	mark(c, PH_BODY);
+	c->phase = PH_BODY;     /* keeps `since`: one deadline for head and body */
 	read_body(c);
 }
 
@@ -258,6 +257,8 @@ read_head(struct http_conn *c)
 		early_error(c, parse_status_code(rc), "invalid_request", why ? why : "malformed request");
 		return;
 	}
+	/* Known from here on, so even early refusals echo and log it. */
+	c->req.message_id = http_header(&c->req, "integrationMessageId");
 	start_body(c);
 }
 
@@ -296,11 +297,13 @@ request_done(struct http_conn *c)
 
 	request_reset(c);
 	if (c->close_after || c->w->draining) {
-		if (linger && !c->w->srv->cfg->tls) {
+		if (linger) {
 			/* The client may still be sending the body we refused:
 			 * closing now would reset the connection and could lose our
-			 * reply, so half-close and drain for a moment. */
-			shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+			 * reply, so drain for a moment (and half-close plain TCP so
+			 * the client sees the end of our answer). */
+			if (c->w->srv->ssl == NULL)
+				shutdown(bufferevent_getfd(c->bev), SHUT_WR);
 			mark(c, PH_LINGER);
 			bufferevent_enable(c->bev, EV_READ);
 			return;
@@ -545,13 +548,13 @@ http_reply_error(struct http_request *r, int status, const char *code,
 }
 
 void
-http_reply_unavailable(struct http_request *r)
+http_reply_unavailable(struct http_request *r, const char *message)
 {
 	char v[16];
 
 	snprintf(v, sizeof(v), "%d", r->worker->srv->cfg->retry_after_s);
 	http_add_header(r, "Retry-After", v);
-	http_reply_error(r, 503, "service_unavailable",
+	http_reply_error(r, 503, "service_unavailable", message ? message :
 	    "The service is temporarily unavailable; retry later.", NULL);
 }
 

@@ -56,8 +56,9 @@ void http_reply_text(struct http_request *r, int status, const char *content_typ
 /* An OData error body (odata/error.h); inner may be NULL. */
 void http_reply_error(struct http_request *r, int status, const char *code,
                       const char *message, const char *inner);
-/* 503 service_unavailable with Retry-After. */
-void http_reply_unavailable(struct http_request *r);
+/* 503 service_unavailable with Retry-After (retry_after_s); message NULL
+ * gives the generic one. */
+void http_reply_unavailable(struct http_request *r, const char *message);
 
 /* Worker side. */
 void http_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa);

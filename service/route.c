@@ -72,14 +72,13 @@ readyz_done(void *arg, const struct db_result *r)
 	char body[96];
 
 	if (r->status != DB_OK || PQntuples(r->res) != 1) {
-		http_reply_unavailable(req);
+		http_reply_unavailable(req, NULL);
 		return;
 	}
 	have = atoi(PQgetvalue(r->res, 0, 0));
 	if (have != want) {
 		snprintf(body, sizeof(body), "database schema is at version %d, expected %d", have, want);
-		http_add_header(req, "Retry-After", "30");
-		http_reply_error(req, 503, "service_unavailable", body, NULL);
+		http_reply_unavailable(req, body);
 		return;
 	}
 	snprintf(body, sizeof(body), "{\"status\":\"ready\",\"schema\":%d}", have);
@@ -93,7 +92,7 @@ handle_readyz(struct http_request *req)
 	if (db_query(req->worker->db,
 	    "SELECT coalesce(max(version), 0) FROM webhookd.schema_migrations",
 	    0, NULL, readyz_done, req) < 0)
-		http_reply_unavailable(req);
+		http_reply_unavailable(req, NULL);
 }
 
 static void
@@ -102,7 +101,7 @@ handle_metrics(struct http_request *req)
 	struct evbuffer *b = evbuffer_new();
 
 	if (b == NULL) {
-		http_reply_unavailable(req);
+		http_reply_unavailable(req, NULL);
 		return;
 	}
 	metrics_render(b);
@@ -120,7 +119,7 @@ authed(struct http_request *req, enum auth_outcome outcome)
 		http_reply_error(req, 401, "unauthorized", "user must be authenticated", NULL);
 		return;
 	case AUTH_UNAVAILABLE:
-		http_reply_unavailable(req);
+		http_reply_unavailable(req, NULL);
 		return;
 	case AUTH_OK:
 		break;

@@ -34,8 +34,10 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer
 # PBKDF2 rounds for test users: the minimum, so verification is instant.
 FAST_KDF = "1000"
 # ~1 s per verification on the reference machine: a request that stays in
-# flight long enough to signal the server meanwhile.
+# flight long enough to signal the server meanwhile. Sanitized builds run
+# the KDF several times slower, so there the count is calibrated instead.
 SLOW_KDF = "4000000"
+SLOW_KDF_SECONDS = 1.0
 
 
 # ---------------------------------------------------------------- helpers --
@@ -95,9 +97,11 @@ def wait_for(predicate, timeout, interval=0.05, what="condition"):
 
 
 def run_cli(args, env, stdin=None, timeout=60, cwd=None):
-    """Runs `webhookd ARGS`; returns the CompletedProcess (text mode)."""
+    """Runs `webhookd ARGS`; returns the CompletedProcess (text mode).
+    Runs outside the checkout so that relative defaults (var/...) never
+    reach `make run`'s files."""
     proc = subprocess.run([BIN, *args], env=env, input=stdin, capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd)
+                          text=True, timeout=timeout, cwd=cwd or tempfile.gettempdir())
     assert_no_sanitizer_report(proc.stderr, f"webhookd {' '.join(args)}")
     return proc
 
@@ -251,6 +255,28 @@ def users(cli):
     return out
 
 
+@pytest.fixture(scope="session")
+def slow_kdf(cli):
+    """PBKDF2 rounds for about SLOW_KDF_SECONDS per verification."""
+    if not SANITIZED:
+        return SLOW_KDF
+    def timed(name, rounds):
+        t = time.monotonic()
+        cli.add_user(name, "viewer", password="x", iterations=str(rounds))
+        return time.monotonic() - t
+    base = timed("calibrate-base", 1000)
+    probe = timed("calibrate-probe", 200000)
+    per_round = max(probe - base, 0.005) / 199000
+    return str(min(max(int(SLOW_KDF_SECONDS / per_round), 500000), 20000000))
+
+
+@pytest.fixture(scope="session")
+def slow_user(cli, slow_kdf):
+    """A viewer whose every verification takes about a second."""
+    cli.add_user("slow-kdf", "viewer", password="slow-pw", iterations=slow_kdf)
+    return User("slow-kdf", "slow-pw", "viewer")
+
+
 _user_seq = [0]
 
 
@@ -291,6 +317,10 @@ class Server:
         if tls_cert is not None:
             cfg["WEBHOOKD_TLS_CERT_FILE"], cfg["WEBHOOKD_TLS_KEY_FILE"] = tls_cert
         cfg.update(overrides or {})
+        self.port = int(cfg["WEBHOOKD_PORT"])
+        addr = str(cfg["WEBHOOKD_LISTEN_ADDRESS"])
+        self.host = f"[{addr}]" if ":" in addr else addr
+        self.workers = int(cfg["WEBHOOKD_WORKERS"]) or os.cpu_count()
         self.tls = str(cfg["WEBHOOKD_TLS"]).lower() in ("true", "1", "yes", "on")
         self.cert = tls_cert[0] if tls_cert else None
         self.env = clean_env(**cfg)
@@ -301,7 +331,7 @@ class Server:
 
     @property
     def base(self):
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def url(self, path):
         return self.base + path
@@ -345,7 +375,7 @@ class Server:
                             f"{self.stderr()[-3000:]}")
             try:
                 if self.get("/healthz", timeout=1).status_code == 200:
-                    return self
+                    break
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
@@ -353,6 +383,20 @@ class Server:
                 pytest.fail(f"webhookd did not answer /healthz within {timeout}s:\n"
                             f"{self.stderr()[-3000:]}")
             time.sleep(0.05)
+        # Each worker connects its own database pool after it starts
+        # serving; wait for all of them so that no test sees a start-up 503.
+        if str(self.env.get("WEBHOOKD_LOG_LEVEL", "info")) in ("debug", "info"):
+            self.wait_db(1, timeout=max(deadline - time.monotonic(), 1))
+        return self
+
+    def db_connections_established(self):
+        """How many times a worker's pool went from no connection to one."""
+        return self.stderr().count("database connection established")
+
+    def wait_db(self, rounds, timeout=15):
+        """Waits until every worker has (re)connected `rounds` times."""
+        wait_for(lambda: self.db_connections_established() >= rounds * self.workers, timeout,
+                 what=f"{rounds * self.workers} 'database connection established' lines")
 
     @property
     def running(self):
@@ -476,7 +520,7 @@ class Raw:
     def send(self, data):
         self.sock.sendall(data)
 
-    def _fill(self):
+    def fill(self):
         """Reads more bytes; returns False at EOF."""
         chunk = self.sock.recv(65536)
         if not chunk:
@@ -487,7 +531,7 @@ class Raw:
     def read_response(self, head=False):
         """One response; head=True for a reply to HEAD (no body)."""
         while b"\r\n\r\n" not in self.buf:
-            if not self._fill():
+            if not self.fill():
                 raise EOFError(f"connection closed before a full response head: {self.buf!r}")
         raw_head, self.buf = self.buf.split(b"\r\n\r\n", 1)
         lines = raw_head.decode("latin-1").split("\r\n")
@@ -504,7 +548,7 @@ class Raw:
         if head or status < 200 or status in (204, 304):
             length = 0
         while len(self.buf) < length:
-            if not self._fill():
+            if not self.fill():
                 raise EOFError("connection closed inside a response body")
         body, self.buf = self.buf[:length], self.buf[length:]
         return Response(version, status, reason, headers, body)

@@ -2,6 +2,7 @@
 access log: the HTTP behaviour of a healthy server with default settings."""
 import re
 import secrets
+import socket
 
 import pytest
 import requests
@@ -271,3 +272,53 @@ def test_requests_library_session_reuses_the_connection(server):
         for _ in range(5):
             r = s.get(server.url("/healthz"), timeout=5)
             assert r.status_code == 200
+
+
+def test_head_of_an_error_has_its_headers_but_no_body(raw):
+    c = raw()
+    got = c.request(get("/nope", method=b"HEAD"), head=True)
+    assert got.status == 404
+    assert got.header("Content-Length") == str(len(odata_error("not_found", "Resource [/nope] was not found.")))
+    nxt = c.request(get("/healthz"))
+    assert (nxt.status, nxt.body) == (200, OK)
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_client_that_half_closes_after_its_request_still_gets_the_response(raw, path):
+    c = raw()
+    c.send(get(path))
+    c.sock.shutdown(socket.SHUT_WR)
+    got = c.read_response()
+    assert got.status == 200
+    assert c.closed_by_peer(timeout=5)
+
+
+def test_listens_on_ipv6_loopback(start_server):
+    port = free_port6()
+    srv = start_server({"WEBHOOKD_LISTEN_ADDRESS": "::1", "WEBHOOKD_PORT": port})
+    mid = "v6-" + secrets.token_hex(4)
+    r = requests.get(f"http://[::1]:{port}/healthz", headers={"integrationMessageId": mid}, timeout=5)
+    assert (r.status_code, r.content) == (200, OK)
+    entries = wait_for(lambda: [e for e in srv.access_log() if e.get("integrationMessageId") == mid], 5)
+    assert entries[0]["remote"] == "::1"
+
+
+def free_port6():
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        return s.getsockname()[1]
+
+
+def test_404_message_escapes_quotes_and_backslashes_in_the_path(raw):
+    got = raw().request(get('/a"b\\c'))
+    assert got.status == 404
+    assert got.body == odata_error("not_found", 'Resource [/a"b\\c] was not found.')
+    assert got.json()["error"]["message"]["value"] == 'Resource [/a"b\\c] was not found.'
+
+
+def test_a_hundred_pipelined_requests_in_one_send(raw):
+    c = raw()
+    c.send(b"".join(get("/readyz" if i % 10 == 0 else "/healthz") for i in range(100)))
+    for i in range(100):
+        got = c.read_response()
+        assert (got.status, got.body) == (200, READY if i % 10 == 0 else OK)

@@ -1,4 +1,5 @@
 """Size limits, request and idle timeouts, and the connection limit."""
+import base64
 import select
 import socket
 import time
@@ -87,7 +88,7 @@ def test_chunked_body_over_the_limit_is_413_by_decoded_size(raw):
 
 
 def test_413_reaches_a_client_still_sending_a_large_body(server):
-    r = requests.post(server.url("/healthz"), data=b"q" * 300_000, timeout=10)
+    r = requests.post(server.url("/healthz"), data=b"q" * 8_000_000, timeout=10)
     assert r.status_code == 413
     assert r.content == TOO_LARGE
     assert r.headers["Connection"] == "close"
@@ -104,7 +105,7 @@ def test_413_for_a_streamed_chunked_upload(server):
 
 # ---- header size --------------------------------------------------------
 
-def test_head_just_under_the_limit_is_accepted(raw):
+def test_head_at_the_limit_is_accepted(raw):
     base = get("/healthz", extra=b"X-Pad: \r\n")
     data = get("/healthz", extra=b"X-Pad: " + b"p" * (MAX_HEADER - len(base)) + b"\r\n")
     assert len(data) == MAX_HEADER
@@ -145,7 +146,7 @@ def trickle_until_answered(c, first, piece, every=0.1, limit=5.0):
     c.sock.settimeout(every)
     while time.monotonic() - start < limit:
         try:
-            if c._fill():
+            if c.fill():
                 break
         except socket.timeout:
             pass
@@ -174,6 +175,27 @@ def test_partial_head_then_silence_gets_408(raw):
     c.send(b"GET /heal")
     got = c.read_response()
     assert_refused(c, got, 408, TIMEOUT)
+
+
+def test_request_timeout_bounds_head_and_body_together(start_server):
+    # "The whole request must arrive within request_timeout_ms": a head that
+    # takes 80% of the timeout followed by a body that takes another 75% is
+    # a request that took 155% of it, and must be answered 408.
+    srv = start_server({"WEBHOOKD_REQUEST_TIMEOUT_MS": 1000})
+    with Raw(srv.port) as c:
+        head = post(extra=b"Content-Length: 5\r\n")
+        start = time.monotonic()
+        answered = False
+        for delay, data in [(0.8, head[:-2]), (0.4, head[-2:]), (0.35, b"ab"), (0, b"cde")]:
+            c.send(data)
+            if delay and select.select([c.sock], [], [], delay)[0]:
+                answered = True
+                break
+        got = c.read_response()
+        elapsed = time.monotonic() - start
+        assert got.status == 408, f"answered {got.status} after {elapsed:.2f}s"
+        assert answered, "the 408 came only after the request was complete"
+        assert got.body == TIMEOUT
 
 
 def test_request_timeout_counts_from_the_first_byte_not_from_connect(raw):
@@ -230,7 +252,7 @@ def served_connection(port):
     return wait_for(attempt, 5, what="a served connection")
 
 
-def test_connection_over_max_connections_is_closed_while_the_others_work(start_server):
+def test_connection_over_max_connections_is_closed_while_the_others_work(start_server, users):
     n = 3
     srv = start_server({"WEBHOOKD_WORKERS": 1, "WEBHOOKD_MAX_CONNECTIONS": n})
     conns = []
@@ -243,6 +265,45 @@ def test_connection_over_max_connections_is_closed_while_the_others_work(start_s
             assert c.request(get("/readyz")).status == 200
         conns.pop(0).close()                 # a slot frees up
         conns.append(served_connection(srv.port))
+        for c in conns:
+            c.close()
+        conns.clear()
+        admin = served_connection(srv.port)
+        conns.append(admin)
+        text = admin.request(get("/metrics", extra=b"Authorization: Basic "
+                                 + base64.b64encode(":".join(users["admin"].auth).encode())
+                                 + b"\r\n")).body.decode()
+        refused = [line for line in text.splitlines()
+                   if line.startswith("webhookd_connections_refused_limit_total ")]
+        assert int(refused[0].split()[1]) >= 1
     finally:
         for c in conns:
             c.close()
+
+
+# ---- integrationMessageId on refusals after a complete head ---------------
+
+MID = b"integrationMessageId: mid-%s\r\n"
+
+
+@pytest.mark.parametrize("case", ["413-content-length", "413-chunked", "400-target", "408-body"])
+def test_message_id_is_echoed_and_logged_when_a_parsed_request_is_refused(raw, server, case):
+    # The head was received and parsed in full, so its integrationMessageId
+    # is known; the refusal must carry it like any other response.
+    mid = MID % case.encode()
+    c = raw()
+    if case == "413-content-length":
+        c.send(post(extra=mid + b"Content-Length: 100000\r\n"))
+    elif case == "413-chunked":
+        c.send(post(extra=mid + b"Transfer-Encoding: chunked\r\n") + chunked(b"x" * (MAX_BODY + 10)))
+    elif case == "400-target":
+        c.send(b"GET http://t/healthz HTTP/1.1\r\nHost: t\r\n" + mid + b"\r\n")
+    else:
+        c.send(post(extra=mid + b"Content-Length: 10\r\n") + b"abc")
+    got = c.read_response()
+    assert got.status == int(case[:3])
+    want = f"mid-{case}"
+    log = wait_for(lambda: [e for e in server.access_log() if e["status"] == got.status
+                            and e["path"] in ("/healthz", "http://t/healthz")], 5)
+    assert got.header("integrationMessageId") == want
+    assert want in [e["integrationMessageId"] for e in log]

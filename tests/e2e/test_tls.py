@@ -135,3 +135,15 @@ def test_413_over_tls(start_server, tls_cert):
     assert data.startswith(b"HTTP/1.1 413 ")
     assert data.endswith(odata_error("payload_too_large",
                                      "request body is larger than the configured limit"))
+
+
+def test_413_reaches_a_client_still_sending_a_large_body_over_tls(start_server, tls_cert):
+    # Over plain HTTP the server half-closes and drains the refused body
+    # for a moment so that the client can read the 413 (test_limits). Over
+    # TLS it closes at once, so a client still uploading gets a connection
+    # error instead of the answer.
+    srv = start_server({"WEBHOOKD_TLS": "true", "WEBHOOKD_MAX_BODY_SIZE": "4k"}, tls_cert=tls_cert)
+    r = requests.post(srv.url("/healthz"), data=b"q" * 8_000_000, verify=tls_cert[0], timeout=10)
+    assert r.status_code == 413
+    assert r.content == odata_error("payload_too_large",
+                                    "request body is larger than the configured limit")
