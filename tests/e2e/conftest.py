@@ -181,9 +181,8 @@ def migrate(conninfo):
     return p
 
 
-@pytest.fixture(scope="session")
-def pg():
-    """The session's PostgreSQL, database "webhookd" migrated."""
+def migrated_cluster():
+    """A new PostgreSQL with database "webhookd" migrated; destroyed after use."""
     cluster = Postgres()
     try:
         cluster.start()
@@ -191,6 +190,12 @@ def pg():
         yield cluster
     finally:
         cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """The session's PostgreSQL."""
+    yield from migrated_cluster()
 
 
 class Cli:

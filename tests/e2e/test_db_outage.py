@@ -4,7 +4,7 @@ Runs against a cluster of its own, so stopping it never disturbs the
 session's database."""
 import pytest
 
-from conftest import Cli, Postgres, ServerFactory, migrate, odata_error, wait_for
+from conftest import Cli, ServerFactory, migrated_cluster, odata_error, wait_for
 
 UNAVAILABLE = odata_error("service_unavailable",
                           "The service is temporarily unavailable; retry later.")
@@ -12,13 +12,7 @@ UNAVAILABLE = odata_error("service_unavailable",
 
 @pytest.fixture(scope="module")
 def own_pg():
-    cluster = Postgres()
-    try:
-        cluster.start()
-        migrate(cluster.conninfo)
-        yield cluster
-    finally:
-        cluster.destroy()
+    yield from migrated_cluster()
 
 
 @pytest.fixture

@@ -14,6 +14,19 @@ def server(module_servers, tls_cert):
     return module_servers({"WEBHOOKD_TLS": "true"}, tls_cert=tls_cert)
 
 
+def read_to_eof(s, tolerate=()):
+    """Everything the peer sends until it closes (or one of `tolerate` is raised)."""
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                return data
+            data += chunk
+    except tolerate:
+        return data
+
+
 def tls_connect(server, ctx):
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
     try:
@@ -73,12 +86,7 @@ def test_tls12_client_is_accepted(server, tls_cert):
     with tls_connect(server, ctx) as s:
         assert s.version() == "TLSv1.2"
         s.sendall(get("/healthz", extra=b"Connection: close\r\n"))
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+        data = read_to_eof(s)
         assert data.startswith(b"HTTP/1.1 200 OK\r\n")
 
 
@@ -98,15 +106,7 @@ def test_tls11_and_older_clients_are_refused(server, tls_cert, version):
 def test_plain_http_to_the_tls_port_gets_no_200(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
         s.sendall(get("/healthz"))
-        data = b""
-        try:
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-        except (ConnectionResetError, socket.timeout):
-            pass
+        data = read_to_eof(s, tolerate=(ConnectionResetError, socket.timeout))
     assert not data.startswith(b"HTTP/1.1 200")
     assert b'{"status":"ok"}' not in data
 
@@ -126,12 +126,7 @@ def test_413_over_tls(start_server, tls_cert):
     srv = start_server({"WEBHOOKD_TLS": "true", "WEBHOOKD_MAX_BODY_SIZE": "1k"}, tls_cert=tls_cert)
     with tls_connect(srv, client_context(tls_cert[0])) as s:
         s.sendall(b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+        data = read_to_eof(s)
     assert data.startswith(b"HTTP/1.1 413 ")
     assert data.endswith(odata_error("payload_too_large",
                                      "request body is larger than the configured limit"))
