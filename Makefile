@@ -15,7 +15,7 @@ UNIT     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.
 SQL      := $(sort $(wildcard sql/[0-9][0-9][0-9][0-9]_*.sql))
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: all deps run stop-db test unit e2e e2e-asan asan bench clean cppcheck fuzz
+.PHONY: all deps run stop-db test unit unit-asan e2e e2e-asan asan bench clean cppcheck fuzz
 
 all: $(B)/webhookd
 
@@ -52,8 +52,10 @@ stop-db:
 
 test:
 	@bash scripts/deps.sh test
-	@$(MAKE) --no-print-directory all asan
+	@$(MAKE) --no-print-directory -j2 all
+	@$(MAKE) --no-print-directory -j2 asan
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory unit-asan
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory e2e-asan
 
@@ -67,6 +69,10 @@ e2e: $(B)/webhookd
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 asan:
 	@$(MAKE) --no-print-directory B=build/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" build/asan/webhookd
+
+unit-asan:
+	@ASAN_OPTIONS=detect_leaks=1 $(MAKE) --no-print-directory -j2 B=build/asan \
+	  CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" unit
 
 e2e-asan: asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
