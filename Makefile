@@ -85,9 +85,13 @@ bench: all
 # libFuzzer targets, each run for FUZZ_SECONDS (never part of `make test`).
 FUZZ_SECONDS ?= 60
 FUZZ := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZCC := clang -g -O1 -fsanitize=fuzzer,address,undefined -Iservice -Iodata
 build/fuzz/fuzz_httpparse: tests/fuzz/fuzz_httpparse.c service/httpparse.c service/httpparse.h
 	@mkdir -p build/fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iservice -o $@ $< service/httpparse.c
+	$(FUZZCC) -o $@ $< service/httpparse.c
+build/fuzz/fuzz_odata_%: tests/fuzz/fuzz_odata_%.c odata/%.c odata/%.h
+	@mkdir -p build/fuzz
+	$(FUZZCC) -o $@ $< odata/$*.c
 fuzz:
 	@bash scripts/deps.sh fuzz
 	@$(MAKE) --no-print-directory $(FUZZ)
