@@ -74,6 +74,8 @@ static const struct key keys[] = {
 	INT(db_reconnect_min_ms, 10, 60000, "100", "first reconnect delay"),
 	INT(db_reconnect_max_ms, 10, 600000, "5000",
 	    "reconnect delay doubles up to this"),
+	INT(db_statement_timeout_ms, 0, 3600000, "30000",
+	    "PostgreSQL statement_timeout for webhookd's connections; 0 = none"),
 	INT(retry_after_s, 1, 3600, "5", "Retry-After sent with a 503"),
 	/* security */
 	STR(master_key_file, "var/master.key", "file holding the master key"),

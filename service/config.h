@@ -26,6 +26,7 @@ struct config {
 	int     db_queue_max;        /* 1024 queued queries per worker, then 503 */
 	int     db_reconnect_min_ms; /* 100 */
 	int     db_reconnect_max_ms; /* 5000 */
+	int     db_statement_timeout_ms; /* 30000: server-side limit per statement, 0 = none */
 	int     retry_after_s;       /* 5: Retry-After on 503 */
 	/* security */
 	char   *master_key_file;     /* "var/master.key" */

@@ -320,8 +320,12 @@ conn_start(struct conn *c)
 	/* dbname comes last so that whatever the user's conninfo says wins over
 	 * these defaults (libpq: the last value of a repeated keyword is used). */
 	static const char *const keys[] = { "application_name", "keepalives",
-	    "keepalives_idle", "keepalives_interval", "keepalives_count", "dbname", NULL };
-	const char *vals[] = { "webhookd", "1", "10", "5", "3", p->o.conninfo, NULL };
+	    "keepalives_idle", "keepalives_interval", "keepalives_count", "options",
+	    "dbname", NULL };
+	char options[48];
+	const char *vals[] = { "webhookd", "1", "10", "5", "3", options, p->o.conninfo, NULL };
+
+	snprintf(options, sizeof(options), "-c statement_timeout=%d", p->o.statement_timeout_ms);
 
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {

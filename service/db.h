@@ -42,6 +42,7 @@ struct db_pool_opts {
 	int reconnect_min_ms;
 	int reconnect_max_ms;
 	int connect_timeout_ms;
+	int statement_timeout_ms;   /* 0: none */
 	/* Optional: one extra connection that only LISTENs on this channel. */
 	const char *listen_channel;
 	db_notify_cb notify_cb;

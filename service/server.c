@@ -143,6 +143,7 @@ worker_init(struct server *srv, struct worker *w, int id,
 		.conninfo = srv->conninfo, .size = cfg->db_pool_size,
 		.queue_max = cfg->db_queue_max, .reconnect_min_ms = cfg->db_reconnect_min_ms,
 		.reconnect_max_ms = cfg->db_reconnect_max_ms, .connect_timeout_ms = 10000,
+		.statement_timeout_ms = cfg->db_statement_timeout_ms,
 	};
 	struct timeval jt = { 0, JANITOR_MS * 1000 };
 

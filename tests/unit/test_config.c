@@ -451,6 +451,7 @@ static void test_defaults_match_header(void **state)
 	assert_int_equal(c->db_queue_max, 1024);
 	assert_int_equal(c->db_reconnect_min_ms, 100);
 	assert_int_equal(c->db_reconnect_max_ms, 5000);
+	assert_int_equal(c->db_statement_timeout_ms, 30000);
 	assert_int_equal(c->retry_after_s, 5);
 	assert_string_equal(c->master_key_file, "var/master.key");
 	assert_int_equal(c->auth_cache_ttl_s, 30);
