@@ -96,7 +96,8 @@ fuzz:
 	@bash scripts/deps.sh fuzz
 	@$(MAKE) --no-print-directory $(FUZZ)
 	@set -e; for f in $(FUZZ); do mkdir -p $$f.corpus; \
-	  UBSAN_OPTIONS=halt_on_error=1 $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$f.corpus 2>&1 | tail -n 12; done
+	  d=tests/fuzz/$$(basename $$f).dict; dict=; [ -f $$d ] && dict=-dict=$$d; \
+	  UBSAN_OPTIONS=halt_on_error=1 $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$dict $$f.corpus 2>&1 | tail -n 12; done
 
 cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
