@@ -28,9 +28,12 @@ $(B)/%.o: %.c $(wildcard service/*.h odata/*.h) build/gen/migrations.h
 
 # Migrations are compiled into the binary so that it knows which schema
 # version it speaks; `serve` refuses a database behind or ahead of it.
-build/gen/migrations.c build/gen/migrations.h: $(SQL) scripts/embed-sql.sh
+# One rule writes both files; the header only follows it (a two-target rule
+# would run twice under -j and race).
+build/gen/migrations.c: $(SQL) scripts/embed-sql.sh
 	@mkdir -p build/gen
 	sh scripts/embed-sql.sh build/gen $(SQL)
+build/gen/migrations.h: build/gen/migrations.c ;
 
 $(B)/gen/migrations.o: build/gen/migrations.c
 	@mkdir -p $(dir $@)
