@@ -18,7 +18,7 @@ usage(FILE *f)
 	    "\n"
 	    "commands:\n"
 	    "  serve          serve the API until SIGTERM or SIGINT (SIGHUP reopens the access log)\n"
-	    "  migrate        apply pending database migrations\n"
+	    "  migrate [--to N]  apply pending database migrations (up to version N)\n"
 	    "  check-config   validate the configuration and print every key's value\n"
 	    "  user ...       add, passwd, del, list users (webhookd user --help)\n"
 	    "  version        print the version and the schema version\n"
@@ -57,11 +57,25 @@ cmd_serve(const struct config *cfg)
 }
 
 static int
-cmd_migrate(const struct config *cfg)
+cmd_migrate(const struct config *cfg, int argc, char **argv)
 {
-	char err[512];
+	int to = migrate_latest();
+	char err[512], *end;
+	long v;
 
-	if (migrate_run(cfg->database_url, err, sizeof(err)) < 0) {
+	if (argc == 2 && strcmp(argv[0], "--to") == 0) {
+		v = strtol(argv[1], &end, 10);
+		if (*argv[1] == '\0' || *end != '\0' || v < 0 || v > migrate_latest()) {
+			fprintf(stderr, "webhookd: migrate --to: expected a version in 0..%d, got '%s'\n",
+			    migrate_latest(), argv[1]);
+			return 2;
+		}
+		to = (int)v;
+	} else if (argc != 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (migrate_run(cfg->database_url, to, err, sizeof(err)) < 0) {
 		fprintf(stderr, "webhookd: migrate: %s\n", err);
 		return 1;
 	}
@@ -111,8 +125,8 @@ main(int argc, char **argv)
 	log_init(cfg.log_level, cfg.access_log);
 	if (strcmp(cmd, "serve") == 0 && argc == 1) {
 		rc = cmd_serve(&cfg);
-	} else if (strcmp(cmd, "migrate") == 0 && argc == 1) {
-		rc = cmd_migrate(&cfg);
+	} else if (strcmp(cmd, "migrate") == 0) {
+		rc = cmd_migrate(&cfg, argc - 1, argv + 1);
 	} else if (strcmp(cmd, "check-config") == 0 && argc == 1) {
 		config_dump(&cfg, stdout);
 		rc = 0;

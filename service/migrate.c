@@ -106,7 +106,7 @@ fail:
 }
 
 int
-migrate_run(const char *conninfo, char *err, size_t errlen)
+migrate_run(const char *conninfo, int to, char *err, size_t errlen)
 {
 	PGconn *pg = connect_db(conninfo, err, errlen);
 	int version, i, rc = -1, applied = 0;
@@ -126,8 +126,13 @@ migrate_run(const char *conninfo, char *err, size_t errlen)
 		    "binary's %d: upgrade webhookd", version, migrate_latest());
 		goto out;
 	}
+	if (to < version) {
+		snprintf(err, errlen, "the database schema is at version %d, past the requested %d: "
+		    "migrations only go forward", version, to);
+		goto out;
+	}
 	for (i = 0; i < migrations_count; i++) {
-		if (migrations[i].version <= version)
+		if (migrations[i].version <= version || migrations[i].version > to)
 			continue;
 		if (apply(pg, &migrations[i], err, errlen) < 0)
 			goto out;

@@ -10,8 +10,11 @@
 
 /* The newest version this binary knows. */
 int migrate_latest(void);
-/* Apply every pending migration; prints one line per migration applied. */
-int migrate_run(const char *conninfo, char *err, size_t errlen);
+/* Apply pending migrations up to version `to` (migrate_latest() for all);
+ * prints one line per migration applied. Never migrates down: a database
+ * already past `to` is an error. `to` lets tests stop at an older schema,
+ * seed rows, and check that the upgrade keeps them. */
+int migrate_run(const char *conninfo, int to, char *err, size_t errlen);
 /* 0 when the database is exactly at migrate_latest(); else -1 and a message
  * saying whether it is behind (run `webhookd migrate`) or ahead. */
 int migrate_check(const char *conninfo, char *err, size_t errlen);
