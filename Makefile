@@ -92,6 +92,10 @@ FUZZCC := clang -g -O1 -fsanitize=fuzzer,address,undefined -Iservice -Iodata
 build/fuzz/fuzz_httpparse: tests/fuzz/fuzz_httpparse.c service/httpparse.c service/httpparse.h
 	@mkdir -p build/fuzz
 	$(FUZZCC) -o $@ $< service/httpparse.c
+build/fuzz/fuzz_odata_multipart: tests/fuzz/fuzz_odata_multipart.c odata/multipart.c odata/multipart.h \
+    odata/strbuf.c odata/strbuf.h
+	@mkdir -p build/fuzz
+	$(FUZZCC) -o $@ $< odata/multipart.c odata/strbuf.c
 build/fuzz/fuzz_odata_%: tests/fuzz/fuzz_odata_%.c odata/%.c odata/%.h
 	@mkdir -p build/fuzz
 	$(FUZZCC) -o $@ $< odata/$*.c

@@ -1,6 +1,51 @@
 #include "error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
 #include <jansson.h>
+
+/* Cut back to a UTF-8 boundary so a truncated message stays valid JSON text. */
+static void
+utf8_trim(char *s)
+{
+	size_t n = strlen(s), i = n, need;
+
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+		i--;
+	if (i == 0)
+		return;
+	need = (unsigned char)s[i - 1] >= 0xF0 ? 4 : (unsigned char)s[i - 1] >= 0xE0 ? 3 :
+	    (unsigned char)s[i - 1] >= 0xC0 ? 2 : 1;
+	if (n - (i - 1) < need)
+		s[i - 1] = '\0';
+}
+
+int
+odata_fail(struct odata_fail *f, int status, const char *code, const char *inner,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	f->status = status;
+	snprintf(f->code, sizeof(f->code), "%s", code);
+	va_start(ap, fmt);
+	vsnprintf(f->message, sizeof(f->message), fmt, ap);
+	va_end(ap);
+	utf8_trim(f->message);
+	f->has_inner = inner != NULL;
+	snprintf(f->inner, sizeof(f->inner), "%s", inner ? inner : "");
+	utf8_trim(f->inner);
+	return -1;
+}
+
+int
+odata_fail_no_property(struct odata_fail *f, const char *name)
+{
+	return odata_fail(f, 404, "not_found", NULL,
+	    "Could not find property with name: '%.128s'.", name);
+}
 
 char *
 odata_error_json(const char *code, const char *message, const char *innererror)

@@ -41,6 +41,7 @@ struct key {
 
 /* No string key has a use for an empty value, so all require length 1. */
 #define STR(n, d, h)          { #n, T_STRING, FIELD(n, char *), 1, 0, d, h }
+#define STR0(n, d, h)         { #n, T_STRING, FIELD(n, char *), 0, 0, d, h }
 #define INT(n, lo, hi, d, h)  { #n, T_INT, FIELD(n, int), lo, hi, d, h }
 #define BOOL(n, d, h)         { #n, T_BOOL, FIELD(n, bool), 0, 1, d, h }
 #define SIZE(n, lo, hi, d, h) { #n, T_SIZE, FIELD(n, size_t), lo, hi, d, h }
@@ -86,6 +87,12 @@ static const struct key keys[] = {
 	    "pending verifications before answering 503"),
 	INT(kdf_iterations, 1000, 100000000, "600000",
 	    "PBKDF2 rounds for newly stored hashes"),
+	/* OData */
+	INT(odata_page_size, 1, 1000000, "10", "rows per page when the client sends no $top"),
+	INT(odata_page_max, 1, 1000000, "1000", "most rows per page; a larger $top gets __next"),
+	INT(batch_max_requests, 1, 100000, "200", "requests in one $batch"),
+	STR0(cors_allowed_origins, "",
+	     "comma-separated origins allowed by CORS (\"*\" = any); empty = none"),
 	/* logging */
 	STR(access_log, "-",
 	    "\"-\" = stdout, else a path reopened on SIGHUP"),

@@ -34,6 +34,11 @@ struct config {
 	int     kdf_threads;         /* 1 */
 	int     kdf_queue_max;       /* 64 pending verifications, then 503 */
 	int     kdf_iterations;      /* 600000: PBKDF2 rounds for new hashes (min 1000) */
+	/* OData */
+	int     odata_page_size;     /* 10: rows per page without $top */
+	int     odata_page_max;      /* 1000: most rows per page */
+	int     batch_max_requests;  /* 200: requests in one $batch */
+	char   *cors_allowed_origins; /* "": comma-separated origins (or *) allowed by CORS */
 	/* logging */
 	char   *access_log;          /* "-" = stdout, else a path (reopened on SIGHUP) */
 	char   *log_level;           /* "info": debug|info|warn|error */

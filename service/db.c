@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,35 @@ struct stmt {
 	char *sql;
 };
 
+/* One statement of a batch. */
+struct bstmt {
+	uint64_t hash;
+	char *sql;
+	int nparams;
+	const char **params;
+};
+
+/* What the pipeline sent, in order: each op yields its result(s), then NULL. */
+struct bop {
+	int idx;               /* the statement */
+	int slot;              /* prepare: the cache slot it fills; exec: -1 */
+	bool prepare;
+};
+
+/* A db_batch(): everything lives in its db_query's blob. */
+struct batch {
+	db_batch_cb cb;
+	int n;
+	struct bstmt *st;      /* [n] */
+	PGresult **res;        /* [n] one per statement, as they come */
+	struct bop *ops;       /* [2n] */
+	int nops;
+	int op;                /* the op whose results PQgetResult returns now */
+	int failed;            /* statement index, or -1 */
+	PGresult *error;       /* its error result */
+	bool reset;            /* the statement cache lost track: reconnect after */
+};
+
 struct db_query {
 	TAILQ_ENTRY(db_query) link;
 	db_cb cb;
@@ -38,7 +68,10 @@ struct db_query {
 	char *sql;             /* into blob */
 	uint64_t hash;         /* of sql, for the statement cache */
 	bool unnamed;          /* never prepare (e.g. LISTEN) */
-	_Alignas(void *) char blob[];   /* params pointer array, then sql and param text */
+	struct batch *b;       /* non-NULL for a db_batch(): into blob */
+	/* plain: params pointer array, then sql and param text;
+	 * batch: struct batch and its arrays, then the text */
+	_Alignas(max_align_t) char blob[];
 };
 
 struct conn {
@@ -94,6 +127,49 @@ finish(struct db_query *q, enum db_status st, PGresult *res, const char *msg)
 }
 
 static void
+query_free(struct db_query *q)
+{
+	int i;
+
+	if (q->b != NULL) {
+		for (i = 0; i < q->b->n; i++)
+			PQclear(q->b->res[i]);
+		PQclear(q->b->error);
+	}
+	free(q);
+}
+
+/* Runs a batch's callback once, then frees it. */
+static void
+batch_finish(struct db_query *q, enum db_status st, const char *msg)
+{
+	struct batch *b = q->b;
+	struct db_batch_result r = { st, b->n, NULL, -1, NULL, "", msg ? msg : "" };
+	const char *state;
+
+	if (st == DB_OK) {
+		r.res = b->res;
+	} else if (st == DB_SQL_ERROR) {
+		r.failed = b->failed;
+		r.error = b->error;
+		state = PQresultErrorField(b->error, PG_DIAG_SQLSTATE);
+		r.sqlstate = state ? state : "";
+		r.message = PQresultErrorMessage(b->error);
+	}
+	b->cb(q->arg, &r);
+	query_free(q);
+}
+
+static void
+query_fail(struct db_query *q, const char *msg)
+{
+	if (q->b != NULL)
+		batch_finish(q, DB_UNAVAILABLE, msg);
+	else
+		finish(q, DB_UNAVAILABLE, NULL, msg);
+}
+
+static void
 fail_queue(struct db_pool *p)
 {
 	struct db_query *q;
@@ -101,7 +177,7 @@ fail_queue(struct db_pool *p)
 	while ((q = TAILQ_FIRST(&p->queue)) != NULL) {
 		TAILQ_REMOVE(&p->queue, q, link);
 		p->queued--;
-		finish(q, DB_UNAVAILABLE, NULL, "database unavailable");
+		query_fail(q, "database unavailable");
 	}
 }
 
@@ -176,13 +252,23 @@ stmts_clear(struct conn *c)
 		free(c->stmts[--c->nstmts].sql);
 }
 
+static uint64_t
+sql_hash(const char *sql)
+{
+	uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+
+	for (; *sql; sql++)
+		h = (h ^ (unsigned char)*sql) * 1099511628211ull;
+	return h;
+}
+
 static int
-stmt_find(const struct conn *c, const struct db_query *q)
+stmt_find(const struct conn *c, uint64_t hash, const char *sql)
 {
 	int i;
 
 	for (i = 0; i < c->nstmts; i++)
-		if (c->stmts[i].hash == q->hash && strcmp(c->stmts[i].sql, q->sql) == 0)
+		if (c->stmts[i].hash == hash && strcmp(c->stmts[i].sql, sql) == 0)
 			return i;
 	return -1;
 }
@@ -222,7 +308,7 @@ conn_fail(struct conn *c, const char *why)
 	if (res != NULL)
 		PQclear(res);
 	if (q != NULL)
-		finish(q, DB_UNAVAILABLE, NULL, "database connection lost");
+		query_fail(q, "database connection lost");
 	if (p->nup == 0 && p->queued > 0 && !p->closing)
 		event_active(&p->kick, 0, 0);
 }
@@ -353,6 +439,7 @@ complete(struct conn *c)
 	PGresult *res = c->res;
 	enum db_status st = DB_SQL_ERROR;
 	bool broken = PQstatus(c->pg) == CONNECTION_BAD;
+	bool was_prepare = c->preparing;
 
 	c->q = NULL;
 	c->res = NULL;
@@ -360,6 +447,9 @@ complete(struct conn *c)
 		ExecStatusType es = PQresultStatus(res);
 		if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK)
 			st = DB_OK;
+	} else if (!broken) {
+		/* Not seen in practice; keep "res is the error result" true. */
+		res = PQmakeEmptyPGresult(c->pg, PGRES_FATAL_ERROR);
 	}
 	if (c->preparing) {
 		c->preparing = false;
@@ -381,7 +471,8 @@ complete(struct conn *c)
 	}
 	if (broken)
 		conn_fail(c, PQerrorMessage(c->pg));
-	if (broken && st != DB_OK)
+	/* A Prepare's own success is not q's result. */
+	if (broken && (st != DB_OK || was_prepare))
 		finish(q, DB_UNAVAILABLE, NULL, "database connection lost");
 	else
 		finish(q, st, res, res ? NULL : "no result");
@@ -402,6 +493,147 @@ collect(struct conn *c)
 		if (r == NULL) {
 			complete(c);
 			return;
+		}
+		if (c->res == NULL) {
+			c->res = r;
+		} else if (PQresultStatus(r) == PGRES_FATAL_ERROR &&
+		    PQresultStatus(c->res) != PGRES_FATAL_ERROR) {
+			PQclear(c->res);
+			c->res = r;
+		} else {
+			PQclear(r);
+		}
+	}
+}
+
+/* The sync result of a batch arrived: leave pipeline mode, settle the
+ * connection, then answer. */
+static void
+batch_complete(struct conn *c)
+{
+	struct db_query *q = c->q;
+	struct batch *b = q->b;
+	enum db_status st = b->failed >= 0 ? DB_SQL_ERROR : DB_OK;
+	const char *why = NULL;
+	int i;
+
+	c->q = NULL;
+	for (i = 0; st == DB_OK && i < b->n; i++)
+		if (b->res[i] == NULL)
+			st = DB_UNAVAILABLE;    /* cannot happen: results were lost */
+	if (!PQexitPipelineMode(c->pg)) {
+		why = PQerrorMessage(c->pg);
+	} else if (b->reset) {
+		why = "out of memory";
+	} else {
+		c->state = CONN_IDLE;
+		if (conn_watch(c, EV_READ) < 0)
+			why = "no socket";
+	}
+	/* Settle the connection before the callback, which may queue more. */
+	if (why != NULL)
+		conn_fail(c, why);
+	batch_finish(q, st, st == DB_UNAVAILABLE ? "incomplete pipeline results" : NULL);
+	conn_next(c);
+}
+
+/* The results of ops[b->op] are complete (PQgetResult returned NULL). */
+static int
+batch_op_done(struct conn *c, struct batch *b)
+{
+	const struct bop *o;
+	PGresult *r = c->res;
+	const char *sev;
+	struct stmt *st;
+
+	c->res = NULL;
+	if (b->op >= b->nops || r == NULL) {
+		PQclear(r);
+		conn_fail(c, "unexpected pipeline results");
+		return -1;
+	}
+	o = &b->ops[b->op++];
+	switch (PQresultStatus(r)) {
+	case PGRES_COMMAND_OK:
+	case PGRES_TUPLES_OK:
+	case PGRES_EMPTY_QUERY:
+		if (!o->prepare) {
+			b->res[o->idx] = r;
+			return 0;
+		}
+		/* Prepares succeed in order (an error skips the rest), so they
+		 * fill the cache slots in order; a named statement outlives a
+		 * rolled-back transaction, so it is cached whatever comes next. */
+		PQclear(r);
+		st = &c->stmts[c->nstmts];
+		if (o->slot != c->nstmts || (st->sql = strdup(b->st[o->idx].sql)) == NULL) {
+			b->reset = true;
+			return 0;
+		}
+		st->hash = b->st[o->idx].hash;
+		c->nstmts++;
+		return 0;
+	case PGRES_PIPELINE_ABORTED:
+		PQclear(r);
+		return 0;
+	case PGRES_FATAL_ERROR:
+		sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+		if (PQstatus(c->pg) != CONNECTION_BAD &&
+		    (sev == NULL || (strcmp(sev, "FATAL") != 0 && strcmp(sev, "PANIC") != 0))) {
+			if (b->failed < 0) {
+				b->failed = o->idx;
+				b->error = r;
+			} else {
+				PQclear(r);
+			}
+			return 0;
+		}
+		/* The server is closing this session: no sync is coming. */
+		conn_fail(c, PQresultErrorMessage(r));
+		PQclear(r);
+		return -1;
+	default:    /* COPY and the like: the pipeline cannot go on */
+		PQclear(r);
+		conn_fail(c, "unexpected result in a batch (COPY?)");
+		return -1;
+	}
+}
+
+/* Collect a batch's results, op by op, until its sync. */
+static void
+batch_collect(struct conn *c)
+{
+	struct batch *b = c->q->b;
+	PGresult *r;
+
+	while (!PQisBusy(c->pg)) {
+		if (PQstatus(c->pg) == CONNECTION_BAD) {
+			conn_fail(c, PQerrorMessage(c->pg));
+			return;
+		}
+		r = PQgetResult(c->pg);
+		if (r == NULL) {
+			if (batch_op_done(c, b) < 0)
+				return;
+			continue;
+		}
+		switch (PQresultStatus(r)) {
+		case PGRES_PIPELINE_SYNC:
+			PQclear(r);
+			if (c->res != NULL || b->op != b->nops) {
+				conn_fail(c, "unexpected pipeline sync");
+				return;
+			}
+			batch_complete(c);
+			return;
+		case PGRES_COPY_IN:
+		case PGRES_COPY_OUT:
+		case PGRES_COPY_BOTH:
+			PQclear(r);
+			conn_fail(c, "COPY is not supported in a batch");
+			return;
+		default:
+			break;
 		}
 		if (c->res == NULL) {
 			c->res = r;
@@ -459,7 +691,10 @@ io_cb(evutil_socket_t fd, short what, void *arg)
 			if (c->state != CONN_BUSY || (c->want & EV_WRITE))
 				return;
 		}
-		collect(c);
+		if (c->q->b != NULL)
+			batch_collect(c);
+		else
+			collect(c);
 		return;
 	case CONN_DOWN:
 		return;
@@ -471,10 +706,65 @@ io_cb(evutil_socket_t fd, short what, void *arg)
  * connection has not prepared yet is prepared first (complete() then sends
  * the execution); one it has is only bound and executed. */
 static int
+conn_send_batch(struct conn *c, struct db_query *q)
+{
+	struct batch *b = q->b;
+	char name[16];
+	int i, j, r, slot, nnew = 0;
+
+	if (!PQenterPipelineMode(c->pg))
+		return -1;
+	b->nops = 0;
+	for (i = 0; i < b->n; i++) {
+		const struct bstmt *s = &b->st[i];
+
+		slot = stmt_find(c, s->hash, s->sql);
+		/* or prepared earlier in this very pipeline */
+		for (j = 0; slot < 0 && nnew > 0 && j < b->nops; j++) {
+			const struct bstmt *t = &b->st[b->ops[j].idx];
+			if (b->ops[j].prepare && t->hash == s->hash && strcmp(t->sql, s->sql) == 0)
+				slot = b->ops[j].slot;
+		}
+		if (slot < 0 && c->nstmts + nnew < STMT_MAX) {
+			slot = c->nstmts + nnew++;
+			stmt_name(name, sizeof(name), slot);
+			if (!PQsendPrepare(c->pg, name, s->sql, s->nparams, NULL))
+				return -1;
+			b->ops[b->nops++] = (struct bop){ i, slot, true };
+		}
+		if (slot >= 0) {
+			stmt_name(name, sizeof(name), slot);
+			r = PQsendQueryPrepared(c->pg, name, s->nparams, s->params, NULL, NULL, 0);
+		} else {
+			r = PQsendQueryParams(c->pg, s->sql, s->nparams, NULL, s->params,
+			    NULL, NULL, 0);
+		}
+		if (!r)
+			return -1;
+		b->ops[b->nops++] = (struct bop){ i, -1, false };
+	}
+	/* Until the Sync is out nothing can commit: a failure up to here
+	 * leaves the batch to the caller, who may send it elsewhere. */
+	if (!PQpipelineSync(c->pg))
+		return -1;
+	r = PQflush(c->pg);
+	if (r < 0 || conn_watch(c, r == 1 ? (EV_READ | EV_WRITE) : EV_READ) < 0)
+		return -1;
+	b->op = 0;
+	c->q = q;
+	c->state = CONN_BUSY;
+	return 0;
+}
+
+static int
 conn_send(struct conn *c, struct db_query *q)
 {
 	char name[16];
-	int r, idx = q->unnamed ? -1 : stmt_find(c, q);
+	int r, idx;
+
+	if (q->b != NULL)
+		return conn_send_batch(c, q);
+	idx = q->unnamed ? -1 : stmt_find(c, q->hash, q->sql);
 
 	if (idx >= 0) {
 		stmt_name(name, sizeof(name), idx);
@@ -640,9 +930,8 @@ query_new(const char *sql, int nparams, const char *const *params, db_cb cb, voi
 	q->arg = arg;
 	q->nparams = nparams;
 	q->unnamed = false;
-	q->hash = 1469598103934665603ull;   /* FNV-1a */
-	for (i = 0; sql[i]; i++)
-		q->hash = (q->hash ^ (unsigned char)sql[i]) * 1099511628211ull;
+	q->b = NULL;
+	q->hash = sql_hash(sql);
 	/* the pointer array first (aligned by the flexible member), then text */
 	q->params = (const char **)(void *)q->blob;
 	off = (size_t)nparams * sizeof(char *);
@@ -663,20 +952,79 @@ query_new(const char *sql, int nparams, const char *const *params, db_cb cb, voi
 	return q;
 }
 
-int
-db_query(struct db_pool *p, const char *sql, int nparams,
-    const char *const *params, db_cb cb, void *arg)
+static size_t
+align_up(size_t off, size_t a)
+{
+	return (off + a - 1) / a * a;
+}
+
+static struct db_query *
+batch_new(const struct db_stmt *stmts, int n, db_batch_cb cb, void *arg)
 {
 	struct db_query *q;
+	struct batch *b;
+	size_t need, o_st, o_res, o_ops, o_par, o_txt, l;
+	int i, j, npar = 0;
+	char *t;
+	const char **par;
+
+	for (i = 0; i < n; i++)
+		npar += stmts[i].nparams;
+	o_st = align_up(sizeof(*b), _Alignof(struct bstmt));
+	o_res = align_up(o_st + (size_t)n * sizeof(struct bstmt), _Alignof(PGresult *));
+	o_ops = align_up(o_res + (size_t)n * sizeof(PGresult *), _Alignof(struct bop));
+	o_par = align_up(o_ops + 2 * (size_t)n * sizeof(struct bop), _Alignof(const char *));
+	o_txt = o_par + (size_t)npar * sizeof(const char *);
+	need = o_txt;
+	for (i = 0; i < n; i++) {
+		need += strlen(stmts[i].sql) + 1;
+		for (j = 0; j < stmts[i].nparams; j++)
+			if (stmts[i].params[j] != NULL)
+				need += strlen(stmts[i].params[j]) + 1;
+	}
+	q = calloc(1, sizeof(*q) + need);
+	if (q == NULL)
+		return NULL;
+	q->arg = arg;
+	q->b = b = (struct batch *)(void *)q->blob;
+	b->cb = cb;
+	b->n = n;
+	b->st = (struct bstmt *)(void *)(q->blob + o_st);
+	b->res = (PGresult **)(void *)(q->blob + o_res);
+	b->ops = (struct bop *)(void *)(q->blob + o_ops);
+	b->failed = -1;
+	par = (const char **)(void *)(q->blob + o_par);
+	t = q->blob + o_txt;
+	for (i = 0; i < n; i++) {
+		struct bstmt *s = &b->st[i];
+
+		l = strlen(stmts[i].sql) + 1;
+		s->sql = memcpy(t, stmts[i].sql, l);
+		t += l;
+		s->hash = sql_hash(s->sql);
+		s->nparams = stmts[i].nparams;
+		s->params = par;
+		for (j = 0; j < s->nparams; j++) {
+			const char *v = stmts[i].params[j];
+			if (v == NULL) {
+				par[j] = NULL;
+				continue;
+			}
+			l = strlen(v) + 1;
+			par[j] = memcpy(t, v, l);
+			t += l;
+		}
+		par += s->nparams;
+	}
+	return q;
+}
+
+/* Send q on an idle connection, or queue it; -1 leaves q to the caller. */
+static int
+submit(struct db_pool *p, struct db_query *q)
+{
 	int i;
 
-	if (p->closing || p->nup == 0 || nparams < 0) {
-		metrics_count("db_unavailable");
-		return -1;
-	}
-	q = query_new(sql, nparams, params, cb, arg);
-	if (q == NULL)
-		return -1;
 	for (i = 0; i < p->o.size; i++) {
 		struct conn *c = &p->conns[i];
 		if (c->state != CONN_IDLE)
@@ -686,12 +1034,58 @@ db_query(struct db_pool *p, const char *sql, int nparams,
 		conn_fail(c, PQerrorMessage(c->pg));
 	}
 	if (p->nup == 0 || p->queued >= p->o.queue_max) {
-		free(q);
 		metrics_count("db_unavailable");
 		return -1;
 	}
 	TAILQ_INSERT_TAIL(&p->queue, q, link);
 	p->queued++;
+	return 0;
+}
+
+int
+db_query(struct db_pool *p, const char *sql, int nparams,
+    const char *const *params, db_cb cb, void *arg)
+{
+	struct db_query *q;
+
+	if (p->closing || p->nup == 0 || nparams < 0) {
+		metrics_count("db_unavailable");
+		return -1;
+	}
+	q = query_new(sql, nparams, params, cb, arg);
+	if (q == NULL)
+		return -1;
+	if (submit(p, q) < 0) {
+		free(q);
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_batch(struct db_pool *p, const struct db_stmt *stmts, int n,
+    db_batch_cb cb, void *arg)
+{
+	struct db_query *q;
+	int i;
+
+	if (stmts == NULL || n < 1 || n > DB_BATCH_MAX || cb == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (stmts[i].sql == NULL || stmts[i].nparams < 0 || stmts[i].nparams > 65535 ||
+		    (stmts[i].nparams > 0 && stmts[i].params == NULL))
+			return -1;
+	if (p->closing || p->nup == 0) {
+		metrics_count("db_unavailable");
+		return -1;
+	}
+	q = batch_new(stmts, n, cb, arg);
+	if (q == NULL)
+		return -1;
+	if (submit(p, q) < 0) {
+		free(q);
+		return -1;
+	}
 	return 0;
 }
 

@@ -21,9 +21,16 @@ enum db_status {
 	DB_UNAVAILABLE  /* the connection broke or the pool shut down */
 };
 
+/* res is owned by the pool and valid during the callback only.
+ * DB_OK: the statement's result (PGRES_TUPLES_OK or PGRES_COMMAND_OK).
+ * DB_SQL_ERROR: the result that failed, normally PGRES_FATAL_ERROR, so that
+ *   PQresultErrorField(res, PG_DIAG_SQLSTATE / MESSAGE_PRIMARY / MESSAGE_DETAIL
+ *   / MESSAGE_HINT) work; for an unexpected kind of result (an empty query)
+ *   those fields are NULL and sqlstate is "".
+ * DB_UNAVAILABLE: NULL. */
 struct db_result {
 	enum db_status status;
-	PGresult *res;          /* owned by the pool; valid during the callback */
+	PGresult *res;
 	const char *sqlstate;   /* "" unless DB_SQL_ERROR */
 	const char *message;    /* for logs; never sent to clients */
 };
@@ -58,6 +65,50 @@ void db_pool_free(struct db_pool *p);
  * no live connection or its queue is full (cb is then never called). */
 int db_query(struct db_pool *p, const char *sql, int nparams,
              const char *const *params, db_cb cb, void *arg);
+
+#define DB_BATCH_MAX 1024
+
+struct db_stmt {
+	const char *sql;
+	int nparams;                 /* 0..65535 */
+	const char *const *params;   /* text params; NULL entries are SQL NULL */
+};
+
+/* Everything here is owned by the pool and valid during the callback only. */
+struct db_batch_result {
+	enum db_status status;       /* DB_OK, DB_SQL_ERROR, DB_UNAVAILABLE */
+	int n;                       /* number of statements */
+	PGresult *const *res;        /* DB_OK: res[0..n) one result per statement
+	                              * (tuples or command status); else NULL */
+	int failed;                  /* DB_SQL_ERROR: index of the statement that failed, else -1 */
+	const PGresult *error;       /* DB_SQL_ERROR: that statement's error result (for
+	                              * PQresultErrorField: SQLSTATE, MESSAGE_PRIMARY,
+	                              * MESSAGE_DETAIL, MESSAGE_HINT); else NULL */
+	const char *sqlstate;        /* "" unless DB_SQL_ERROR */
+	const char *message;         /* for logs only; never sent to clients */
+};
+typedef void (*db_batch_cb)(void *arg, const struct db_batch_result *r);
+
+/* Runs stmts[0..n) in order on ONE connection, as ONE libpq pipeline ending in
+ * a single Sync, so that they run in one implicit transaction: either every
+ * statement commits or none does (a failing statement rolls back the ones
+ * before it and the ones after it are skipped). Later statements see what
+ * earlier ones wrote. All SQL and params are copied. Texts are prepared once
+ * per connection, as with db_query().
+ * Same contract as db_query: 0, or -1 when no connection is up / queue full /
+ * bad arguments (cb never called); cb runs exactly once from the loop, never
+ * inside db_batch(). n is 1..DB_BATCH_MAX.
+ * DB_UNAVAILABLE after the batch was sent means its outcome is unknown (the
+ * connection broke or the pool shut down); it is never retried.
+ * Do not put in a batch: transaction control (BEGIN, COMMIT, ROLLBACK,
+ * SAVEPOINT: a COMMIT in the middle commits what precedes it), statements
+ * that refuse to run in a transaction block (VACUUM, CREATE DATABASE,
+ * CREATE INDEX CONCURRENTLY, ...), COPY, or session state (SET, LISTEN,
+ * PREPARE, temporary tables: the connection is shared; use SET LOCAL or
+ * set_config(..., true), which end with the batch). statement_timeout applies
+ * to each statement separately. */
+int db_batch(struct db_pool *p, const struct db_stmt *stmts, int n,
+             db_batch_cb cb, void *arg);
 
 /* True when at least one connection is established. */
 bool db_pool_up(const struct db_pool *p);

@@ -5,7 +5,9 @@
 
 #include "config.h"
 #include "log.h"
+#include "metadata.h"
 #include "migrate.h"
+#include "model.h"
 #include "secrets.h"
 #include "server.h"
 #include "users.h"
@@ -22,6 +24,7 @@ usage(FILE *f)
 	    "  check-config   validate the configuration and print every key's value\n"
 	    "  user ...       add, passwd, del, list users (webhookd user --help)\n"
 	    "  version        print the version and the schema version\n"
+	    "  metadata       print the OData $metadata document (EDMX) to stdout\n"
 	    "\n"
 	    "-c FILE (or WEBHOOKD_CONFIG=FILE) reads FILE; every key can be overridden\n"
 	    "by WEBHOOKD_<KEY> in the environment. Without a file, defaults apply.\n");
@@ -51,7 +54,7 @@ cmd_serve(const struct config *cfg)
 
 	if (s == NULL)
 		return 1;
-	rc = server_run(cfg);
+	rc = server_run(cfg, s);
 	secrets_free(s);
 	return rc;
 }
@@ -80,6 +83,27 @@ cmd_migrate(const struct config *cfg, int argc, char **argv)
 		return 1;
 	}
 	return 0;
+}
+
+/* The EDMX document, as GET /$metadata serves it; needs no database. */
+static int
+cmd_metadata(void)
+{
+	char *edmx;
+	int rc = 0;
+
+	odata_model_init();
+	edmx = odata_metadata_edmx();
+	if (edmx == NULL) {
+		fprintf(stderr, "webhookd: metadata: out of memory\n");
+		return 1;
+	}
+	if (fputs(edmx, stdout) == EOF || fflush(stdout) == EOF) {
+		fprintf(stderr, "webhookd: metadata: cannot write to stdout\n");
+		rc = 1;
+	}
+	free(edmx);
+	return rc;
 }
 
 static int
@@ -135,6 +159,8 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "version") == 0 && argc == 1) {
 		printf("webhookd 0.1.0 (schema %d)\n", migrate_latest());
 		rc = 0;
+	} else if (strcmp(cmd, "metadata") == 0 && argc == 1) {
+		rc = cmd_metadata();
 	} else {
 		usage(stderr);
 		rc = 2;

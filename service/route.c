@@ -9,13 +9,15 @@
 #include "auth.h"
 #include "db.h"
 #include "metrics.h"
+#include "odata_service.h"
 #include "server.h"
 
 #define M(m) (1u << (m))
 
 struct route {
 	const char *name;      /* metrics label */
-	const char *path;      /* exact match */
+	const char *path;      /* exact match, or a prefix when prefix is set */
+	bool prefix;           /* path, or path followed by '/' */
 	unsigned methods;      /* M(HTTP_GET) | ... */
 	unsigned roles;        /* 0: no authentication */
 	http_handler handler;
@@ -27,10 +29,15 @@ static void handle_readyz(struct http_request *req);
 static void handle_metrics(struct http_request *req);
 
 static struct route routes[] = {
-	{ "healthz", "/healthz", M(HTTP_GET) | M(HTTP_HEAD), 0, handle_healthz, 0 },
-	{ "readyz",  "/readyz",  M(HTTP_GET) | M(HTTP_HEAD), 0, handle_readyz, 0 },
-	{ "metrics", "/metrics", M(HTTP_GET) | M(HTTP_HEAD),
+	{ "healthz", "/healthz", false, M(HTTP_GET) | M(HTTP_HEAD), 0, handle_healthz, 0 },
+	{ "readyz",  "/readyz",  false, M(HTTP_GET) | M(HTTP_HEAD), 0, handle_readyz, 0 },
+	{ "metrics", "/metrics", false, M(HTTP_GET) | M(HTTP_HEAD),
 	  AUTH_ROLE_ADMIN | AUTH_ROLE_VIEWER, handle_metrics, 0 },
+	/* writes need admin: checked per operation (a $batch may mix both) */
+	{ "odata", ODATA_SERVICE_ROOT, true,
+	  M(HTTP_GET) | M(HTTP_HEAD) | M(HTTP_POST) | M(HTTP_PUT) | M(HTTP_PATCH) |
+	  M(HTTP_MERGE) | M(HTTP_DELETE) | M(HTTP_OPTIONS),
+	  AUTH_ROLE_ADMIN | AUTH_ROLE_VIEWER, odata_service_handle, 0 },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -150,6 +157,16 @@ not_allowed(struct http_request *req, const struct route *rt)
 	http_reply_error(req, 405, "method_not_allowed", msg, NULL);
 }
 
+static bool
+path_matches(const struct route *rt, const char *path)
+{
+	size_t n = strlen(rt->path);
+
+	if (!rt->prefix)
+		return strcmp(rt->path, path) == 0;
+	return strncmp(rt->path, path, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
 void
 route_dispatch(struct http_request *req)
 {
@@ -158,7 +175,7 @@ route_dispatch(struct http_request *req)
 	size_t i;
 
 	for (i = 0; i < NROUTES; i++)
-		if (strcmp(routes[i].path, req->path) == 0)
+		if (path_matches(&routes[i], req->path))
 			rt = &routes[i];
 	if (rt == NULL) {
 		snprintf(msg, sizeof(msg), "Resource [%.200s] was not found.", req->path);
@@ -173,6 +190,10 @@ route_dispatch(struct http_request *req)
 	}
 	if (rt->roles == 0) {
 		rt->handler(req);
+		return;
+	}
+	if (req->head.method == HTTP_OPTIONS && rt->handler == odata_service_handle) {
+		odata_service_preflight(req);   /* browsers send preflights without credentials */
 		return;
 	}
 	auth_check(req->worker->srv->auth, req, authed);

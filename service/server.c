@@ -1,4 +1,5 @@
 #include "server.h"
+#include "odata_service.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -320,9 +321,9 @@ out:
 }
 
 int
-server_run(const struct config *cfg)
+server_run(const struct config *cfg, const struct secrets *secrets)
 {
-	struct server srv = { .cfg = cfg };
+	struct server srv = { .cfg = cfg, .secrets = secrets };
 	struct sockaddr_storage ss;
 	char err[512];
 	int i, sslen, rc = 1;
@@ -346,6 +347,10 @@ server_run(const struct config *cfg)
 	if (srv.auth == NULL)
 		goto out;
 	route_init();
+	if (odata_service_init() < 0) {
+		log_error("cannot build the OData model");
+		goto out;
+	}
 	srv.nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (srv.nworkers < 1)
 		srv.nworkers = 1;

@@ -40,8 +40,11 @@ struct worker {
 	char date[40];
 };
 
+struct secrets;
+
 struct server {
 	const struct config *cfg;
+	const struct secrets *secrets;  /* master keyring for write-only values */
 	SSL_CTX *ssl;
 	struct auth *auth;
 	char *conninfo;           /* database_url after start-up DNS resolution */
@@ -52,6 +55,6 @@ struct server {
 };
 
 /* Run `webhookd serve` until SIGTERM/SIGINT; returns the process exit code. */
-int server_run(const struct config *cfg);
+int server_run(const struct config *cfg, const struct secrets *secrets);
 
 #endif

@@ -1,0 +1,71 @@
+/* odata_op — one OData operation (a plain request, or one part of a $batch):
+ * parse the URL, plan it with odata/ (read.c, write.c), run the plan's
+ * statements (the caller does, with db_batch), and render the answer.
+ * Nothing here touches a connection, so $batch reuses it unchanged. */
+#ifndef WEBHOOKD_ODATA_OP_H
+#define WEBHOOKD_ODATA_OP_H
+
+#include <stdbool.h>
+
+#include "db.h"
+#include "error.h"
+#include "httpparse.h"
+#include "read.h"
+#include "strbuf.h"
+#include "uri.h"
+#include "write.h"
+
+struct secrets;
+
+struct odata_op_in {
+	enum http_method method;         /* after X-HTTP-Method tunnelling */
+	const char *path;                /* raw, after the service root ("" or "/...") */
+	const char *query;               /* raw, "" when none */
+	const char *body;
+	size_t body_len;
+	const char *(*header)(void *arg, const char *name);
+	void *harg;
+	bool may_write;                  /* the user's role allows writes */
+	const char *base_uri;            /* service root URI, for links */
+	long page_default, page_max;
+	const struct secrets *secrets;
+};
+
+enum odata_op_kind { ODATA_OP_REPLY, ODATA_OP_READ, ODATA_OP_WRITE };
+
+struct odata_op {
+	struct odata_op_in in;
+	enum odata_op_kind kind;
+	/* the answer */
+	int status;
+	const char *ctype;               /* NULL: no body */
+	struct strbuf body;
+	struct odata_fail fail;          /* status >= 400 */
+	char etag[32];
+	char *location;
+	char *scratch;                   /* caller's storage, freed with the op */
+	/* the plan */
+	struct odata_path path;
+	struct odata_options opt;
+	const struct odata_type *type;
+	struct odata_read rd;
+	struct odata_write wr;
+};
+
+/* Plans the operation. Afterwards kind is REPLY (answered: an error, the
+ * service document, $metadata) or READ/WRITE with statements to run. */
+void odata_op_prepare(struct odata_op *op);
+struct odata_stmts *odata_op_stmts(struct odata_op *op);
+/* The statements ran: res[0..n) are their results. */
+void odata_op_finish(struct odata_op *op, PGresult *const *res);
+/* They failed: maps the database error (odata errors raised by SQL, key and
+ * constraint violations, timeouts, an unreachable database). failed is the
+ * index of the failing statement relative to this op's first, or -1. */
+void odata_op_fail_db(struct odata_op *op, const struct db_batch_result *r);
+void odata_op_set_fail(struct odata_op *op, const struct odata_fail *f);
+void odata_op_free(struct odata_op *op);
+
+/* Once at start-up (builds the model and the cached EDMX). */
+int  odata_op_init(void);
+
+#endif
