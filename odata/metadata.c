@@ -7,11 +7,8 @@
 
 #include "model.h"
 
-/* Attribute-safe text: & < > " ' as entities; tab, LF and CR as character
- * references (an attribute value normalizes literal ones to spaces); the
- * other C0 controls, which XML 1.0 cannot carry at all, as U+FFFD. */
-static void
-add_esc(struct strbuf *b, const char *s)
+void
+odata_metadata_escape(struct strbuf *b, const char *s)
 {
 	const char *run = s;
 
@@ -50,7 +47,7 @@ add_attr(struct strbuf *b, const char *name, const char *value)
 	strbuf_addc(b, ' ');
 	strbuf_adds(b, name);
 	strbuf_adds(b, "=\"");
-	add_esc(b, value);
+	odata_metadata_escape(b, value);
 	strbuf_addc(b, '"');
 }
 
@@ -69,7 +66,7 @@ add_qattr(struct strbuf *b, const char *name, const char *value)
 	strbuf_addc(b, ' ');
 	strbuf_adds(b, name);
 	strbuf_adds(b, "=\"" ODATA_NAMESPACE ".");
-	add_esc(b, value);
+	odata_metadata_escape(b, value);
 	strbuf_addc(b, '"');
 }
 
@@ -109,7 +106,7 @@ add_role(struct strbuf *b, const char *attr, const struct odata_type *t,
 	strbuf_addc(b, ' ');
 	strbuf_adds(b, attr);
 	strbuf_adds(b, "=\"");
-	add_esc(b, rt->name);
+	odata_metadata_escape(b, rt->name);
 	if (self_assoc(t, n))
 		strbuf_adds(b, source ? "Source" : "Target");
 	strbuf_addc(b, '"');
@@ -181,9 +178,9 @@ add_key_alias(struct strbuf *b, const struct odata_type *t)
 
 		if (k > 0)
 			strbuf_addc(b, '|');
-		add_esc(b, owner->name);
+		odata_metadata_escape(b, owner->name);
 		strbuf_addc(b, '_');
-		add_esc(b, kp->prop ? kp->prop->name : ODATA_KEY_NAME);
+		odata_metadata_escape(b, kp->prop ? kp->prop->name : ODATA_KEY_NAME);
 	}
 	strbuf_addc(b, '"');
 }

@@ -62,6 +62,13 @@ void odata_metadata_build(struct strbuf *b);
  * memory. odata_model_init() must have been called. */
 char *odata_metadata_edmx(void);
 
+/* Appends s as XML text that is safe in an attribute value or element
+ * content: & < > " ' as entities; tab, LF and CR as character references
+ * (an attribute value would normalize literal ones to spaces); the other C0
+ * controls, which XML 1.0 cannot carry at all, as U+FFFD. Other bytes are
+ * copied (the caller's text is UTF-8). */
+void odata_metadata_escape(struct strbuf *b, const char *s);
+
 /* The XML namespaces used by the document. */
 #define ODATA_XMLNS_EDMX "http://schemas.microsoft.com/ado/2007/06/edmx"
 #define ODATA_XMLNS_M    "http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"

@@ -440,7 +440,7 @@ read_headers(struct parser *p, size_t *cur, size_t end, struct hslice *h, size_t
 }
 
 /* The only header called name (lower-case) in h, NULL when none; a
- * repeated one is an error (*dup). */
+ * repeated one is an error (sets *bad). */
 static const struct hslice *
 find_hdr(struct parser *p, const struct hslice *h, size_t n, const char *name, const char *what,
     bool *bad)

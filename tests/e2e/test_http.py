@@ -7,10 +7,10 @@ import socket
 import pytest
 import requests
 
-from conftest import get, odata_error, wait_for
+from conftest import get, odata_error, wait_for, SCHEMA_VERSION
 
 OK = b'{"status":"ok"}'
-READY = b'{"status":"ready","schema":1}'
+READY = b'{"status":"ready","schema":%d}' % SCHEMA_VERSION
 DATE_RE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$")
 
 
