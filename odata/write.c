@@ -346,6 +346,13 @@ row_props(struct wctx *w, const struct odata_type *t, json_t *o, struct row *r,
 		v = json_object_get(o, pr->name);
 		if (pr->flags & ODATA_PROP_READ_ONLY)
 			continue;
+		if (v == NULL && pr->dflt && mode == ODATA_WRITE_UPSERT && is_unique_col(t, pr->column)) {
+			/* a key attribute's default is part of the key */
+			if ((b = row_col(r, pr->column, true)) == NULL)
+				return nomem(w);
+			strbuf_addf(b, "$%d%s", odata_sql_param_add(p, pr->dflt), cast(pr->type));
+			continue;
+		}
 		if (v == NULL) {
 			if (mode == ODATA_WRITE_PUT && !is_unique_col(t, pr->column)) {
 				if ((b = row_col(r, pr->column, false)) == NULL)
@@ -473,14 +480,14 @@ row_navs(struct wctx *w, const struct odata_type *t, json_t *o, const struct par
 			if (mode == ODATA_WRITE_PUT && nav->mult == ODATA_OPTIONAL) {
 				if ((b = row_col(r, nav->column, false)) == NULL)
 					return nomem(w);
-				strbuf_adds(b, "NULL");
+				strbuf_adds(b, "NULL::bigint");
 			}
 			continue;
 		}
 		if (json_is_null(v) && nav->mult == ODATA_OPTIONAL) {
 			if ((b = row_col(r, nav->column, false)) == NULL)
 				return nomem(w);
-			strbuf_adds(b, "NULL");
+			strbuf_adds(b, "NULL::bigint");
 			continue;
 		}
 		if (!json_is_object(v))
@@ -519,12 +526,26 @@ upsert_stmt(struct wctx *w, const struct odata_type *t, struct row *r, struct od
 	strbuf_init(&set);
 	strbuf_init(&cmp_old);
 	strbuf_init(&cmp_new);
-	strbuf_addf(&sql, "INSERT INTO %s AS x (", t->table);
+	/* A row already holding these values is left alone without even trying
+	 * the insert: ON CONFLICT DO UPDATE would lock it until commit, and
+	 * deep payloads name the same shared rows (targets, event
+	 * configurations) over and over. */
+	strbuf_adds(&sql, "WITH v AS (SELECT ");
+	for (i = 0; i < r->n; i++)
+		strbuf_addf(&sql, "%s%s AS %s", i ? ", " : "", r->vals[i].s ? r->vals[i].s : "NULL",
+		    r->cols[i]);
+	strbuf_addf(&sql, ") INSERT INTO %s AS x (", t->table);
 	for (i = 0; i < r->n; i++)
 		strbuf_addf(&sql, "%s%s", i ? ", " : "", r->cols[i]);
-	strbuf_adds(&sql, ") VALUES (");
+	strbuf_adds(&sql, ") SELECT ");
 	for (i = 0; i < r->n; i++)
-		strbuf_addf(&sql, "%s%s", i ? ", " : "", r->vals[i].s ? r->vals[i].s : "NULL");
+		strbuf_addf(&sql, "%sv.%s", i ? ", " : "", r->cols[i]);
+	strbuf_addf(&sql, " FROM v WHERE NOT EXISTS (SELECT 1 FROM %s y WHERE ", t->table);
+	for (u = 0; u < t->nunique; u++)
+		strbuf_addf(&sql, "%sy.%s = v.%s", u ? " AND " : "", t->unique_cols[u], t->unique_cols[u]);
+	for (i = 0; i < r->n; i++)
+		if (!r->key[i] && !r->insert_only[i])
+			strbuf_addf(&sql, " AND y.%s IS NOT DISTINCT FROM v.%s", r->cols[i], r->cols[i]);
 	strbuf_adds(&sql, ") ON CONFLICT (");
 	for (u = 0; u < t->nunique; u++)
 		strbuf_addf(&sql, "%s%s", u ? ", " : "", t->unique_cols[u]);

@@ -7,7 +7,7 @@ set -euo pipefail
 build=(gcc make pkg-config libc6-dev libevent-dev libpq-dev libjansson-dev
        libssl-dev libcurl4-openssl-dev openssl)
 server=(postgresql-15 postgresql-contrib util-linux)
-tests=(libcmocka-dev python3 python3-pytest python3-requests)
+tests=(libcmocka-dev python3 python3-pytest python3-requests libxml2-utils)
 fuzz=(clang libclang-rt-14-dev)
 bench=(wrk curl)
 
