@@ -5,6 +5,10 @@
 #
 #   /healthz  (no database)  wrk -t2 -c32 -d${DUR}s   vs  pgbench -S -M prepared -c32 -j2 -T${DUR}
 #   /readyz   (one query)    same
+#   OData, 10,000 configurations (bench/seed.sql), at $CONNS connections:
+#     GET WebhookConfigurations('k')                        vs pgbench -S -M prepared
+#     GET ...?$filter=eventType eq '...'&$top=20&$expand=destination   vs the same
+#     POST deep upsert (bench/deep_upsert.lua)             vs pgbench one-row INSERT (bench/insert.sql)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${BENCH_SECONDS:-10}
@@ -29,6 +33,12 @@ export WEBHOOKD_DATABASE_URL="$url"
 printf 'k1 %s\n' "$(openssl rand -base64 32)" > "$work/master.key"; chmod 600 "$work/master.key"
 sock=$(echo "$url" | sed 's/.*host=\([^ ]*\).*/\1/')
 "$PGBIN/pgbench" -q -i -s 10 -h "$sock" -p "$pgport" -U webhookd webhookd >/dev/null 2>&1
+psql_() { "$PGBIN/psql" -q -X -v ON_ERROR_STOP=1 -h "$sock" -p "$pgport" -U webhookd webhookd "$@"; }
+psql_ -f bench/seed.sql >/dev/null
+psql_ -c "CREATE TABLE bench_insert (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v int, at timestamptz DEFAULT now())"
+pw=$(openssl rand -hex 12)
+printf '%s' "$pw" | WEBHOOKD_KDF_ITERATIONS=1000 "$BIN" user add bench --role admin --password-stdin >/dev/null
+export BENCH_AUTH="Basic $(printf 'bench:%s' "$pw" | base64 -w0)"
 
 WEBHOOKD_TLS=false WEBHOOKD_PORT=$port WEBHOOKD_LISTEN_ADDRESS=127.0.0.1 \
 WEBHOOKD_MASTER_KEY_FILE="$work/master.key" WEBHOOKD_ACCESS_LOG=/dev/null \
@@ -39,9 +49,10 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-wrk_run() {  # path -> "rps p99ms"
-  local out
-  out=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:$port$1")
+wrk_run() {  # path [lua script] -> "rps p99ms"
+  local out script=()
+  [ -n "${2:-}" ] && script=(-s "$2")
+  out=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "${script[@]}" "http://127.0.0.1:$port$1")
   local rps p99
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
@@ -50,8 +61,10 @@ wrk_run() {  # path -> "rps p99ms"
   [ -n "$non2xx" ] && echo "warning: $1 had $non2xx non-2xx answers" >&2
   echo "$rps $p99"
 }
-pgbench_run() {
-  "$PGBIN/pgbench" -n -S -M prepared -c "$CONNS" -j 2 -T "$DUR" -h "$sock" -p "$pgport" -U webhookd webhookd 2>/dev/null \
+pgbench_run() {  # [pgbench args] -> tps
+  local args=("$@")
+  [ ${#args[@]} -eq 0 ] && args=(-S)
+  "$PGBIN/pgbench" -n "${args[@]}" -M prepared -c "$CONNS" -j 2 -T "$DUR" -h "$sock" -p "$pgport" -U webhookd webhookd 2>/dev/null \
     | awk '/^tps/ {print $3; exit}'
 }
 
@@ -60,6 +73,12 @@ wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$port/readyz" >/dev/null
 read -r h_rps h_p99 < <(wrk_run /healthz)
 read -r r_rps r_p99 < <(wrk_run /readyz)
 pg_tps=$(pgbench_run)
+wrk -t2 -c"$CONNS" -d2s -s bench/get_by_key.lua "http://127.0.0.1:$port/" >/dev/null
+read -r k_rps k_p99 < <(wrk_run / bench/get_by_key.lua)
+read -r f_rps f_p99 < <(wrk_run / bench/filter_expand.lua)
+pg_tps2=$(pgbench_run)
+read -r u_rps u_p99 < <(wrk_run / bench/deep_upsert.lua)
+ins_tps=$(pgbench_run -f bench/insert.sql)
 
 ratio() { python3 -c "print(f'{$1/$2*100:.0f}%')"; }
 cat <<MD
@@ -67,5 +86,11 @@ cat <<MD
 |---|---|---|---|---|
 | GET /healthz (no database), wrk -t2 -c$CONNS -d${DUR}s | ${h_rps} req/s | ${h_p99} | ${pg_tps} tps | $(ratio "$h_rps" "$pg_tps") |
 | GET /readyz (one query), wrk -t2 -c$CONNS -d${DUR}s | ${r_rps} req/s | ${r_p99} | ${pg_tps} tps | $(ratio "$r_rps" "$pg_tps") |
+| GET WebhookConfigurations('k'), random of 10,000 (bench/get_by_key.lua) | ${k_rps} req/s | ${k_p99} | ${pg_tps2} tps | $(ratio "$k_rps" "$pg_tps2") |
+| GET \$filter=eventType eq ..&\$top=20&\$expand=destination (bench/filter_expand.lua) | ${f_rps} req/s | ${f_p99} | ${pg_tps2} tps | $(ratio "$f_rps" "$pg_tps2") |
+
+| what | rate | p99 | reference (pgbench one-row INSERT, bench/insert.sql, -c$CONNS) | ratio |
+|---|---|---|---|---|
+| POST WebhookConfigurations deep upsert, new destination each (bench/deep_upsert.lua) | ${u_rps} req/s | ${u_p99} | ${ins_tps} tps | $(ratio "$u_rps" "$ins_tps") |
 MD
 echo "(machine: $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ); $("$BIN" version))"

@@ -18,6 +18,7 @@
 struct proj {
 	const struct odata_type *t;
 	bool all;                       /* no $select here, or '*' */
+	bool selected;                  /* $select has restricted this level */
 	unsigned props;                 /* selected properties (bit = index) */
 	bool key;                       /* integrationKey selected */
 	unsigned navs;                  /* navigations shown (bit = index) */
@@ -125,16 +126,41 @@ proj_expand(struct ctx *cx, struct proj *root, const struct odata_option_list *l
 	return 0;
 }
 
-/* A level mentioned by $select shows only what is selected. */
+/* A level mentioned by $select shows only what is selected: the first
+ * item that mentions it clears the default "everything"; later items (and
+ * '*') only add to it, so that the order of the items does not matter. */
 static void
 proj_restrict(struct proj *p)
 {
-	if (p->all) {
+	if (!p->selected) {
+		p->selected = true;
 		p->all = false;
 		p->props = 0;
 		p->key = false;
 		p->navs = 0;
 	}
+}
+
+/* The rest segs[from..] of a $select item below a navigation that is not
+ * expanded: nothing is shown for it, but every name must exist. */
+static int
+select_check_rest(struct ctx *cx, const struct odata_type *t, const struct odata_option_path *it,
+    size_t from, size_t last)
+{
+	const struct odata_nav *nav;
+	size_t i;
+
+	for (i = from; i < last; i++) {
+		nav = odata_model_nav(t, it->segs[i]);
+		if (nav == NULL)
+			return odata_fail_no_property(cx->f, it->segs[i]);
+		t = nav->target;
+	}
+	if (it->star || strcmp(it->segs[last], ODATA_KEY_NAME) == 0 ||
+	    readable(odata_model_prop(t, it->segs[last])) ||
+	    odata_model_nav(t, it->segs[last]) != NULL)
+		return 0;
+	return odata_fail_no_property(cx->f, it->segs[last]);
 }
 
 static int
@@ -151,17 +177,18 @@ select_item(struct ctx *cx, struct proj *root, const struct odata_option_path *i
 		if (nav == NULL)
 			return odata_fail_no_property(cx->f, it->segs[i]);
 		p->navs |= 1u << nav_index(p->t, nav);
+		if (p->exp[nav_index(p->t, nav)] == NULL)   /* not expanded: shown deferred */
+			return select_check_rest(cx, nav->target, it, i + 1, last);
 		p = p->exp[nav_index(p->t, nav)];
-		if (p == NULL)
-			return 0;   /* selected but not expanded: shown deferred */
 		if (i + 1 < last)
 			proj_restrict(p);
 	}
 	if (it->star) {
+		proj_restrict(p);
 		p->all = true;
 		return 0;
 	}
-	if (p != root && last > 0 && p->all)
+	if (p != root)
 		proj_restrict(p);
 	if (strcmp(it->segs[last], ODATA_KEY_NAME) == 0) {
 		p->key = true;
@@ -176,8 +203,10 @@ select_item(struct ctx *cx, struct proj *root, const struct odata_option_path *i
 	if (nav == NULL)
 		return odata_fail_no_property(cx->f, it->segs[last]);
 	p->navs |= 1u << nav_index(p->t, nav);
-	if (p->exp[nav_index(p->t, nav)])
+	if (p->exp[nav_index(p->t, nav)]) {
+		proj_restrict(p->exp[nav_index(p->t, nav)]);
 		p->exp[nav_index(p->t, nav)]->all = true;
+	}
 	return 0;
 }
 
@@ -229,9 +258,12 @@ key_ref(struct qscope *qs, const struct odata_type *t, int alias, struct strbuf 
 		return;
 	}
 	qs->lat[qs->nlat++] = alias;
-	strbuf_adds(&qs->latsql, " CROSS JOIN LATERAL (SELECT ");
+	/* OFFSET 0 keeps the planner from pulling the subquery up and so
+	 * computing the key again at every place it is used. */
+	strbuf_addf(&qs->latsql, " CROSS JOIN LATERAL (SELECT z.k, $1 || '/%s(''' || "
+	    "webhookd.uri_key(z.k) || ''')' AS u FROM (SELECT ", t->set);
 	odata_scope_key_expr(&qs->s, t, alias, &qs->latsql);
-	strbuf_addf(&qs->latsql, " AS k) k%d", alias);
+	strbuf_addf(&qs->latsql, " AS k) z OFFSET 0) k%d", alias);
 done:
 	strbuf_addf(out, "k%d.k", alias);
 }
@@ -246,12 +278,16 @@ qscope_from(struct qscope *qs, struct strbuf *out)
 		out->failed = true;
 }
 
+/* "k<alias>.u": the entity's URI, computed once with its key. */
 static void
 uri_expr(struct qscope *qs, const struct odata_type *t, int alias, struct strbuf *out)
 {
-	strbuf_addf(out, "($1 || '/%s(''' || webhookd.uri_key(", t->set);
-	key_ref(qs, t, alias, out);
-	strbuf_adds(out, ") || ''')')");
+	struct strbuf ignore;
+
+	strbuf_init(&ignore);
+	key_ref(qs, t, alias, &ignore);
+	strbuf_free(&ignore);
+	strbuf_addf(out, "k%d.u", alias);
 }
 
 static void

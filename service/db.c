@@ -408,10 +408,16 @@ conn_start(struct conn *c)
 	static const char *const keys[] = { "application_name", "keepalives",
 	    "keepalives_idle", "keepalives_interval", "keepalives_count", "options",
 	    "dbname", NULL };
-	char options[48];
+	char options[160];
 	const char *vals[] = { "webhookd", "1", "10", "5", "3", options, p->o.conninfo, NULL };
 
-	snprintf(options, sizeof(options), "-c statement_timeout=%d", p->o.statement_timeout_ms);
+	/* Generic plans: every statement webhookd prepares is an index lookup
+	 * whose best plan does not depend on the values, and re-planning at each
+	 * execution (what the default "auto" often settles on) costs more than
+	 * running it. UTC makes $filter's year()..second() well defined. */
+	snprintf(options, sizeof(options),
+	    "-c statement_timeout=%d -c plan_cache_mode=force_generic_plan -c TimeZone=UTC",
+	    p->o.statement_timeout_ms);
 
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {

@@ -30,7 +30,7 @@ $$;
 -- Java's URLEncoder.encode(s, "UTF-8"), as odata/key.c does it; NULL is the
 -- key part "null". Used to compute integrationKey for responses and for
 -- $filter/$orderby on integrationKey.
-CREATE FUNCTION webhookd.key_part(s text) RETURNS text
+CREATE FUNCTION webhookd.key_part_encode(s text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
     b bytea;
@@ -57,6 +57,15 @@ BEGIN
     END LOOP;
     RETURN r;
 END $$;
+
+-- The common case (nothing to encode) inline, without a PL/pgSQL call: a
+-- SQL function like this one is expanded into the calling query.
+CREATE FUNCTION webhookd.key_part(s text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN s IS NULL THEN 'null'
+                WHEN s ~ '^[A-Za-z0-9.*_-]*$' THEN s
+                ELSE webhookd.key_part_encode(s) END
+$$;
 
 -- An integrationKey as it appears inside a URI's key predicate: the path is
 -- percent-decoded once, so '%' and the '|' separators are escaped.
