@@ -6,6 +6,7 @@
 
 #include "filter.h"
 #include "key.h"
+#include "render.h"
 #include "scope.h"
 
 #define MAX_PROJ  64
@@ -360,6 +361,108 @@ entity_json(struct ctx *cx, struct qscope *qs, const struct proj *p, int alias,
 	strbuf_addc(out, ')');
 }
 
+/* ---- flat rows for render.c ------------------------------------------ */
+
+/* Appends ", <expr>" to the select list and returns its column number. */
+static int
+flat_col(struct odata_render *r, struct strbuf *cols, const char *expr, size_t len)
+{
+	strbuf_adds(cols, ", ");
+	strbuf_add(cols, expr, len);
+	return r->ncols++;
+}
+
+static int
+flat_colf(struct odata_render *r, struct strbuf *cols, int alias, const char *column)
+{
+	strbuf_addf(cols, ", t%d.%s", alias, column);
+	return r->ncols++;
+}
+
+/* The columns of the entity level p at alias, and its render node. */
+static struct odata_render_node *
+flat_entity(struct ctx *cx, struct qscope *qs, const struct proj *p, int alias, bool root,
+    struct odata_render *r, struct strbuf *cols)
+{
+	struct odata_render_node *n = odata_render_node_new(r, p->t);
+	const struct odata_type *t = p->t;
+	struct strbuf e;
+	size_t i, k;
+
+	if (n == NULL) {
+		cols->failed = true;
+		return NULL;
+	}
+	if (!root)
+		n->col_pk = flat_colf(r, cols, alias, "pk");
+	n->col_version = flat_colf(r, cols, alias, "row_version");
+	for (k = 0; k < t->nkeys; k++) {
+		const struct odata_keypath *kp = &t->key[k];
+		int a = alias, h;
+
+		for (h = 0; h < kp->nhops; h++)
+			a = odata_scope_join(&qs->s, a, kp->hops[h]);
+		if (kp->prop) {
+			n->col_key[k] = flat_colf(r, cols, a, kp->prop->column);
+			continue;
+		}
+		strbuf_init(&e);
+		odata_scope_key_expr(&qs->s, kp->hops[kp->nhops - 1]->target, a, &e);
+		n->col_key[k] = flat_col(r, cols, e.s ? e.s : "NULL", e.len);
+		if (e.failed)
+			cols->failed = true;
+		strbuf_free(&e);
+	}
+	n->show_key = p->all || p->key;
+	for (i = 0; i < t->nprops && n->nprops < 32; i++) {
+		if (!readable(&t->props[i]) || (!p->all && !(p->props & (1u << i))))
+			continue;
+		n->props[n->nprops] = &t->props[i];
+		n->col_prop[n->nprops++] = flat_colf(r, cols, alias, t->props[i].column);
+	}
+	for (i = 0; i < t->nnavs && n->nnavs < 16; i++) {
+		const struct odata_nav *nav = &t->navs[i];
+		int j = n->nnavs;
+
+		if ((nav->flags & ODATA_NAV_HIDDEN) || (!p->all && !(p->navs & (1u << i))))
+			continue;
+		n->navs[n->nnavs++] = nav;
+		if (p->exp[i] == NULL) {
+			n->nav_kind[j] = ODATA_RENDER_DEFERRED;
+		} else if (nav->mult != ODATA_MANY) {
+			n->nav_kind[j] = ODATA_RENDER_ONE;
+			n->nav_child[j] = flat_entity(cx, qs, p->exp[i],
+			    odata_scope_join(&qs->s, alias, nav), false, r, cols);
+		} else {
+			n->nav_kind[j] = ODATA_RENDER_JSON;
+			strbuf_init(&e);
+			nav_json(cx, qs, p, alias, (int)i, &e);
+			n->nav_col[j] = flat_col(r, cols, e.s ? e.s : "NULL", e.len);
+			if (e.failed)
+				cols->failed = true;
+			strbuf_free(&e);
+		}
+	}
+	return n;
+}
+
+/* "SELECT $1::text, <columns>": column 0 keeps $1 typed when nothing else
+ * uses it. Returns the render tree (malloc'd) or NULL. */
+static struct odata_render *
+flat_select(struct ctx *cx, struct qscope *qs, const struct proj *root, struct strbuf *sql)
+{
+	struct odata_render *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		sql->failed = true;
+		return NULL;
+	}
+	strbuf_adds(sql, "SELECT $1::text");
+	r->ncols = 1;
+	flat_entity(cx, qs, root, qs->s.root, true, r, sql);
+	return r;
+}
+
 /* ---- $filter and $orderby paths -------------------------------------- */
 
 static enum odata_sql_type
@@ -510,6 +613,19 @@ add_stmt(struct ctx *cx, struct odata_stmts *st, struct strbuf *sql, enum odata_
 	return 0;
 }
 
+static int
+add_main(struct ctx *cx, struct odata_stmts *st, struct strbuf *sql, struct odata_render *r)
+{
+	if (r == NULL)
+		sql->failed = true;
+	if (add_stmt(cx, st, sql, ODATA_STMT_MAIN) < 0) {
+		free(r);
+		return -1;
+	}
+	st->v[st->n - 1].render = r;
+	return 0;
+}
+
 static void
 begin_params(struct ctx *cx, struct odata_sql_params *p, const char *base_uri)
 {
@@ -607,7 +723,10 @@ paging(const struct odata_read_req *rq, struct odata_read *out)
 	long top = o && o->has_top ? o->top : -1;
 
 	out->offset = o && o->has_skiptoken ? o->skiptoken_value : o && o->has_skip ? o->skip : 0;
-	out->page = top < 0 ? rq->page_default : top < rq->page_max ? top : rq->page_max;
+	/* The maximum caps every page, also the default one. */
+	out->page = top < 0 ? rq->page_default : top;
+	if (out->page > rq->page_max)
+		out->page = rq->page_max;
 	out->top_left = top < 0 ? -1 : top - out->page;
 }
 
@@ -618,6 +737,7 @@ main_stmt(struct ctx *cx, const struct odata_read_req *rq, const struct odata_ty
 	struct odata_sql_params p;
 	struct qscope qs;
 	struct strbuf sql, json, where, order;
+	struct odata_render *render = NULL;
 	struct proj *root;
 	int rc = -1;
 
@@ -630,15 +750,11 @@ main_stmt(struct ctx *cx, const struct odata_read_req *rq, const struct odata_ty
 	root = proj_build(cx, t, rq->opt);
 	if (root == NULL)
 		goto done;
-	entity_json(cx, &qs, root, qs.s.root, &json);
+	render = flat_select(cx, &qs, root, &sql);
 	address_cond(cx, &qs, rq, &where);
 	if (collection && (where_filter(cx, &qs, rq->opt, &where) < 0 ||
 	    order_by(cx, &qs, rq->opt, &order) < 0))
 		goto done;
-	strbuf_adds(&sql, "SELECT ");
-	strbuf_add(&sql, json.s ? json.s : "", json.len);
-	if (!collection)
-		strbuf_addf(&sql, ", t%d.row_version", qs.s.root);
 	qscope_from(&qs, &sql);
 	strbuf_addf(&sql, " WHERE %s", where.s ? where.s : "FALSE");
 	if (collection) {
@@ -650,10 +766,12 @@ main_stmt(struct ctx *cx, const struct odata_read_req *rq, const struct odata_ty
 		snprintf(n, sizeof(n), "%ld", out->offset);
 		strbuf_addf(&sql, " OFFSET $%d::int8", odata_sql_param_add(&p, n));
 	}
-	if (json.failed || where.failed || order.failed)
+	if (where.failed || order.failed)
 		sql.failed = true;
-	rc = add_stmt(cx, &out->stmts, &sql, ODATA_STMT_MAIN);
+	rc = add_main(cx, &out->stmts, &sql, render);
+	render = NULL;
 done:
+	free(render);
 	odata_sql_params_free(&p);
 	strbuf_free(&sql);
 	strbuf_free(&json);
@@ -742,6 +860,7 @@ odata_read_entity_stmt(struct odata_stmts *stmts, const struct odata_type *t,
 	struct odata_fail f;
 	struct qscope qs;
 	struct strbuf sql, json, where;
+	struct odata_render *render = NULL;
 	struct proj *root;
 	struct ctx *cx = calloc(1, sizeof(*cx));
 	int rc = -1;
@@ -757,17 +876,16 @@ odata_read_entity_stmt(struct odata_stmts *stmts, const struct odata_type *t,
 	root = proj_from_tree(cx, t, expand);
 	if (root == NULL)
 		goto done;
-	entity_json(cx, &qs, root, qs.s.root, &json);
+	render = flat_select(cx, &qs, root, &sql);
 	odata_scope_values_cond(&qs.s, t, qs.s.root, values, &where);
-	strbuf_adds(&sql, "SELECT ");
-	strbuf_add(&sql, json.s ? json.s : "", json.len);
-	strbuf_addf(&sql, ", t%d.row_version", qs.s.root);
 	qscope_from(&qs, &sql);
 	strbuf_addf(&sql, " WHERE %s", where.s ? where.s : "FALSE");
-	if (json.failed || where.failed)
+	if (where.failed)
 		sql.failed = true;
-	rc = add_stmt(cx, stmts, &sql, ODATA_STMT_MAIN);
+	rc = add_main(cx, stmts, &sql, render);
+	render = NULL;
 done:
+	free(render);
 	odata_sql_params_free(&p);
 	strbuf_free(&sql);
 	strbuf_free(&json);

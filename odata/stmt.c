@@ -40,6 +40,7 @@ odata_stmts_free(struct odata_stmts *s)
 
 	for (i = 0; i < s->n; i++) {
 		free(s->v[i].sql);
+		free(s->v[i].render);
 		odata_sql_params_free(&s->v[i].params);
 	}
 	free(s->v);

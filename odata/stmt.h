@@ -7,6 +7,8 @@
 
 #include "filter_sql.h"
 
+struct odata_render;
+
 enum odata_stmt_role {
 	ODATA_STMT_WRITE,    /* result ignored */
 	ODATA_STMT_PARENT,   /* no row: the addressed parent entity does not exist */
@@ -20,6 +22,7 @@ struct odata_stmt {
 	struct odata_sql_params params;
 	enum odata_stmt_role role;
 	int tag;             /* role-specific (SECRET: index into the plan's secrets) */
+	struct odata_render *render;   /* MAIN: how rows become JSON (owned) */
 };
 
 struct odata_stmts {

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metadata.h"
 #include "model.h"
+#include "render.h"
 #include "secrets.h"
 
 static char *edmx;          /* built once: the model never changes at run time */
@@ -289,6 +290,41 @@ odata_op_stmts(struct odata_op *op)
 	    op->kind == ODATA_OP_WRITE ? &op->wr.stmts : NULL;
 }
 
+void
+odata_op_prefetched(struct odata_op *op, PGresult *const *res)
+{
+	int i;
+
+	if (op->kind != ODATA_OP_WRITE)
+		return;
+	for (i = 0; i < op->wr.nwo && i < op->wr.prefetch.n; i++) {
+		const struct odata_write_wo *wo = &op->wr.wo[i];
+		struct odata_stmt *st;
+		const char *stored;
+		char *plain, *copy;
+		size_t len;
+		bool same;
+
+		if (wo->stmt < 0 || wo->stmt >= op->wr.stmts.n || PQntuples(res[i]) != 1 ||
+		    PQgetisnull(res[i], 0, 0))
+			continue;
+		st = &op->wr.stmts.v[wo->stmt];
+		if (wo->param < 0 || wo->param >= st->params.n)
+			continue;
+		stored = PQgetvalue(res[i], 0, 0);
+		plain = secrets_decrypt(op->in.secrets, wo->aad, stored, &len);
+		if (plain == NULL)
+			continue;   /* another key, or not ours: store the new one */
+		same = len == strlen(wo->plain) && memcmp(plain, wo->plain, len) == 0;
+		explicit_bzero(plain, len);
+		free(plain);
+		if (!same || (copy = strdup(stored)) == NULL)
+			continue;
+		free(st->params.v[wo->param]);
+		st->params.v[wo->param] = copy;
+	}
+}
+
 /* ---- answers ---------------------------------------------------------- */
 
 static void
@@ -310,11 +346,59 @@ not_found(struct odata_op *op, const struct odata_type *t, const char *key)
 	odata_op_set_fail(op, &op->fail);
 }
 
-static void
-set_etag(struct odata_op *op, const PGresult *res)
+struct pgrow {
+	const PGresult *res;
+	int row;
+};
+
+static const char *
+pg_value(void *arg, int col)
 {
-	if (PQntuples(res) > 0 && PQnfields(res) > 1)
-		snprintf(op->etag, sizeof(op->etag), "W/\"%s\"", PQgetvalue(res, 0, 1));
+	const struct pgrow *r = arg;
+
+	return PQgetvalue(r->res, r->row, col);
+}
+
+static bool
+pg_isnull(void *arg, int col)
+{
+	const struct pgrow *r = arg;
+
+	return PQgetisnull(r->res, r->row, col);
+}
+
+/* Appends the JSON of row `row` of a MAIN statement's result. */
+static void
+render_row(struct odata_op *op, const struct odata_stmt *st, const PGresult *res, int row,
+    struct strbuf *out)
+{
+	struct pgrow pr = { res, row };
+	struct odata_row acc = { pg_value, pg_isnull, &pr };
+
+	odata_render_row(st->render, &acc, op->in.base_uri, out);
+}
+
+static void
+set_etag(struct odata_op *op, const struct odata_stmt *st, const PGresult *res)
+{
+	if (PQntuples(res) > 0 && st->render && st->render->n > 0)
+		snprintf(op->etag, sizeof(op->etag), "W/\"%s\"",
+		    PQgetvalue(res, 0, st->render->nodes[0].col_version));
+}
+
+/* {"d": <the entity of row 0>} */
+static void
+entity_answer(struct odata_op *op, int status, const struct odata_stmt *st, const PGresult *res)
+{
+	struct strbuf e;
+
+	strbuf_init(&e);
+	render_row(op, st, res, 0, &e);
+	wrap_d(op, status, e.s ? e.s : "null");
+	if (e.failed)
+		op->body.failed = true;
+	strbuf_free(&e);
+	set_etag(op, st, res);
 }
 
 static void
@@ -339,6 +423,7 @@ finish_read(struct odata_op *op, PGresult *const *res)
 	const struct odata_read *rd = &op->rd;
 	const char *count = NULL;
 	const PGresult *main = NULL;
+	const struct odata_stmt *mst = NULL;
 	int i, n;
 
 	for (i = 0; i < rd->stmts.n; i++) {
@@ -348,8 +433,10 @@ finish_read(struct odata_op *op, PGresult *const *res)
 		}
 		if (rd->stmts.v[i].role == ODATA_STMT_COUNT)
 			count = PQgetvalue(res[i], 0, 0);
-		if (rd->stmts.v[i].role == ODATA_STMT_MAIN)
+		if (rd->stmts.v[i].role == ODATA_STMT_MAIN) {
 			main = res[i];
+			mst = &rd->stmts.v[i];
+		}
 	}
 	if (rd->shape == ODATA_READ_COUNT) {
 		reply_text(op, 200, "text/plain", count, strlen(count));
@@ -367,8 +454,7 @@ finish_read(struct odata_op *op, PGresult *const *res)
 			odata_op_set_fail(op, &op->fail);
 			return;
 		}
-		wrap_d(op, 200, PQgetvalue(main, 0, 0));
-		set_etag(op, main);
+		entity_answer(op, 200, mst, main);
 		return;
 	}
 	op->status = 200;
@@ -377,7 +463,7 @@ finish_read(struct odata_op *op, PGresult *const *res)
 	for (i = 0; i < n && i < rd->page; i++) {
 		if (i)
 			strbuf_addc(&op->body, ',');
-		strbuf_adds(&op->body, PQgetvalue(main, i, 0));
+		render_row(op, mst, main, i, &op->body);
 	}
 	strbuf_addc(&op->body, ']');
 	if (count)
@@ -440,7 +526,9 @@ static void
 finish_write(struct odata_op *op, PGresult *const *res)
 {
 	const struct odata_stmts *st = &op->wr.stmts;
+	const struct odata_stmt *mst = NULL;
 	const PGresult *main = NULL;
+	struct strbuf e;
 	char *shown;
 	int i;
 
@@ -450,16 +538,23 @@ finish_write(struct odata_op *op, PGresult *const *res)
 		return;
 	}
 	for (i = 0; i < st->n; i++)
-		if (st->v[i].role == ODATA_STMT_MAIN)
+		if (st->v[i].role == ODATA_STMT_MAIN) {
 			main = res[i];
+			mst = &st->v[i];
+		}
 	if (main == NULL || PQntuples(main) == 0) {
 		not_found(op, op->type, op->wr.key);
 		return;
 	}
-	shown = with_secrets(op, res, PQgetvalue(main, 0, 0));
-	wrap_d(op, op->wr.status, shown ? shown : PQgetvalue(main, 0, 0));
+	strbuf_init(&e);
+	render_row(op, mst, main, 0, &e);
+	shown = e.s ? with_secrets(op, res, e.s) : NULL;
+	wrap_d(op, op->wr.status, shown ? shown : e.s ? e.s : "null");
+	if (e.failed)
+		op->body.failed = true;
 	free(shown);
-	set_etag(op, main);
+	strbuf_free(&e);
+	set_etag(op, mst, main);
 	if (op->wr.status == 201) {
 		struct strbuf loc;
 

@@ -1,0 +1,156 @@
+#include "render.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "key.h"
+
+struct odata_render_node *
+odata_render_node_new(struct odata_render *r, const struct odata_type *t)
+{
+	struct odata_render_node *n;
+
+	if (r->n == ODATA_RENDER_MAX_NODES)
+		return NULL;
+	n = &r->nodes[r->n++];
+	memset(n, 0, sizeof(*n));
+	n->t = t;
+	n->col_pk = -1;
+	return n;
+}
+
+void
+odata_render_json_string(struct strbuf *out, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s;
+
+	strbuf_addc(out, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		strbuf_add(out, run, (size_t)(s - run));
+		run = s + 1;
+		switch (c) {
+		case '"':  strbuf_adds(out, "\\\""); break;
+		case '\\': strbuf_adds(out, "\\\\"); break;
+		case '\n': strbuf_adds(out, "\\n"); break;
+		case '\r': strbuf_adds(out, "\\r"); break;
+		case '\t': strbuf_adds(out, "\\t"); break;
+		default:
+			strbuf_adds(out, "\\u00");
+			strbuf_addc(out, hex[c >> 4]);
+			strbuf_addc(out, hex[c & 15]);
+		}
+	}
+	strbuf_add(out, run, (size_t)(s - run));
+	strbuf_addc(out, '"');
+}
+
+/* base/Set('key') with the key escaped for a path decoded once. */
+static void
+entity_uri(struct strbuf *out, const char *base, const struct odata_type *t, const char *key)
+{
+	strbuf_addf(out, "%s/%s('", base, t->set);
+	for (; *key; key++) {
+		if (*key == '%')
+			strbuf_adds(out, "%25");
+		else if (*key == '|')
+			strbuf_adds(out, "%7C");
+		else if (*key == '"' || *key == '\\')   /* never in a key; JSON-safe anyway */
+			strbuf_addf(out, "%%%02X", (unsigned char)*key);
+		else
+			strbuf_addc(out, *key);
+	}
+	strbuf_adds(out, "')");
+}
+
+static void
+value(struct strbuf *out, const struct odata_prop *p, const struct odata_row *row, int col)
+{
+	const char *v;
+
+	if (row->isnull(row->arg, col)) {
+		strbuf_adds(out, "null");
+		return;
+	}
+	v = row->value(row->arg, col);
+	switch (p->type) {
+	case ODATA_EDM_BOOLEAN:
+		strbuf_adds(out, v[0] == 't' ? "true" : "false");
+		break;
+	case ODATA_EDM_INT32:
+		strbuf_adds(out, v);
+		break;
+	case ODATA_EDM_STRING:
+		odata_render_json_string(out, v);
+		break;
+	}
+}
+
+static void
+node(const struct odata_render_node *n, const struct odata_row *row, const char *base,
+    struct strbuf *out)
+{
+	const char *vals[ODATA_MAX_KEY_PARTS];
+	struct strbuf uri;
+	char *key;
+	size_t k;
+	int i;
+
+	if (n->col_pk >= 0 && row->isnull(row->arg, n->col_pk)) {
+		strbuf_adds(out, "null");
+		return;
+	}
+	for (k = 0; k < n->t->nkeys; k++)
+		vals[k] = row->isnull(row->arg, n->col_key[k]) ? NULL : row->value(row->arg, n->col_key[k]);
+	key = odata_key_encode(vals, n->t->nkeys);
+	if (key == NULL) {
+		out->failed = true;
+		return;
+	}
+	strbuf_init(&uri);
+	entity_uri(&uri, base, n->t, key);
+	strbuf_addf(out, "{\"__metadata\":{\"id\":\"%s\",\"uri\":\"%s\",\"type\":\""
+	    ODATA_NAMESPACE ".%s\",\"etag\":\"W/\\\"%s\\\"\"}", uri.s ? uri.s : "", uri.s ? uri.s : "",
+	    n->t->name, row->value(row->arg, n->col_version));
+	for (i = 0; i < n->nprops; i++) {
+		strbuf_addf(out, ",\"%s\":", n->props[i]->name);
+		value(out, n->props[i], row, n->col_prop[i]);
+	}
+	if (n->show_key) {
+		strbuf_adds(out, ",\"" ODATA_KEY_NAME "\":");
+		odata_render_json_string(out, key);
+	}
+	for (i = 0; i < n->nnavs; i++) {
+		strbuf_addf(out, ",\"%s\":", n->navs[i]->name);
+		switch (n->nav_kind[i]) {
+		case ODATA_RENDER_DEFERRED:
+			strbuf_addf(out, "{\"__deferred\":{\"uri\":\"%s/%s\"}}", uri.s ? uri.s : "",
+			    n->navs[i]->name);
+			break;
+		case ODATA_RENDER_ONE:
+			node(n->nav_child[i], row, base, out);
+			break;
+		case ODATA_RENDER_JSON:
+			strbuf_adds(out, row->isnull(row->arg, n->nav_col[i]) ? "{\"results\":[]}" :
+			    row->value(row->arg, n->nav_col[i]));
+			break;
+		}
+	}
+	strbuf_addc(out, '}');
+	if (uri.failed)
+		out->failed = true;
+	strbuf_free(&uri);
+	free(key);
+}
+
+void
+odata_render_row(const struct odata_render *r, const struct odata_row *row,
+    const char *base_uri, struct strbuf *out)
+{
+	if (r->n > 0)
+		node(&r->nodes[0], row, base_uri, out);
+}

@@ -1,0 +1,66 @@
+/* render — the JSON of entities from flat SQL rows.
+ *
+ * PostgreSQL's json_build_object looks up the type of every argument on
+ * every call, which made it most of the cost of a read. So a read selects
+ * plain columns (the entity's properties, key attribute values, row
+ * version, and those of expanded to-one navigations through LEFT JOINs)
+ * and this module writes the OData JSON: __metadata, properties,
+ * integrationKey (encoded here with odata/key.c), __deferred links and
+ * expanded entities. An expanded collection still arrives as one column of
+ * JSON text built by PostgreSQL (read.c), copied verbatim.
+ *
+ * A render tree is built by read.c together with its SQL, one node per
+ * entity level, and lives as long as the statement. */
+#ifndef WEBHOOKD_ODATA_RENDER_H
+#define WEBHOOKD_ODATA_RENDER_H
+
+#include <stdbool.h>
+
+#include "model.h"
+#include "strbuf.h"
+
+#define ODATA_RENDER_MAX_NODES 64
+
+enum odata_render_nav {
+	ODATA_RENDER_DEFERRED,   /* {"__deferred": {"uri": ...}} */
+	ODATA_RENDER_ONE,        /* child node, from columns of the same row */
+	ODATA_RENDER_JSON,       /* column holding JSON text */
+};
+
+struct odata_render_node {
+	const struct odata_type *t;
+	int col_pk;                          /* NULL here: the entity is null; -1: always present */
+	int col_version;
+	int col_key[ODATA_MAX_KEY_PARTS];
+	bool show_key;
+	int nprops;
+	const struct odata_prop *props[32];
+	int col_prop[32];
+	int nnavs;
+	const struct odata_nav *navs[16];
+	enum odata_render_nav nav_kind[16];
+	int nav_col[16];                     /* JSON */
+	struct odata_render_node *nav_child[16];   /* ONE */
+};
+
+struct odata_render {
+	struct odata_render_node nodes[ODATA_RENDER_MAX_NODES];
+	int n;
+	int ncols;                            /* columns the SQL selects */
+};
+
+/* How to read one row's columns (libpq's PQgetvalue/PQgetisnull). */
+struct odata_row {
+	const char *(*value)(void *arg, int col);
+	bool (*isnull)(void *arg, int col);
+	void *arg;
+};
+
+struct odata_render_node *odata_render_node_new(struct odata_render *r, const struct odata_type *t);
+/* Appends the JSON of the root node (nodes[0]) for one row. */
+void odata_render_row(const struct odata_render *r, const struct odata_row *row,
+                      const char *base_uri, struct strbuf *out);
+/* Appends s as a JSON string. */
+void odata_render_json_string(struct strbuf *out, const char *s);
+
+#endif
