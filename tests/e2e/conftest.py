@@ -27,7 +27,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("WHD_BIN") or str(ROOT / "build" / "webhookd")
 # The latest schema version: the number of migrations under sql/.
-SCHEMA_VERSION = len(list((ROOT / "sql").glob("[0-9][0-9][0-9][0-9]_*.sql")))
+MIGRATIONS = sorted((ROOT / "sql").glob("[0-9][0-9][0-9][0-9]_*.sql"))
+SCHEMA_VERSION = len(MIGRATIONS)
 SANITIZED = os.environ.get("WHD_SANITIZED") == "1"
 PG_SH = str(ROOT / "scripts" / "pg.sh")
 PSQL = "/usr/lib/postgresql/15/bin/psql"

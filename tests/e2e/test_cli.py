@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from conftest import ROOT, clean_env, free_port, migrate, run_cli
+from conftest import MIGRATIONS, ROOT, SCHEMA_VERSION, clean_env, free_port, migrate, run_cli
 
 
 # ---- webhookd user -------------------------------------------------------
@@ -136,21 +136,21 @@ def test_user_command_without_database_exits_1(workdir):
 
 def test_migrate_is_idempotent(pg):
     p = migrate(pg.conninfo)
-    assert p.stdout == "schema is current (version 1)\n"
+    assert p.stdout == f"schema is current (version {SCHEMA_VERSION})\n"
 
 
 def test_migrate_a_fresh_database_applies_every_migration(pg):
     url = pg.create_database("whd_fresh_migrate")
     p = migrate(url)
-    assert p.stdout == "applied 0001_init\n"
+    assert p.stdout == "".join(f"applied {f.stem}\n" for f in MIGRATIONS)
     assert pg.psql("SELECT max(version) FROM webhookd.schema_migrations",
-                   dbname="whd_fresh_migrate") == "1"
+                   dbname="whd_fresh_migrate") == str(SCHEMA_VERSION)
 
 
 def test_version_names_the_schema():
     p = run_cli(["version"], clean_env())
     assert p.returncode == 0
-    assert re.fullmatch(r"webhookd \S+ \(schema 1\)\n", p.stdout)
+    assert re.fullmatch(r"webhookd \S+ \(schema %d\)\n" % SCHEMA_VERSION, p.stdout)
 
 
 def test_no_command_prints_usage_and_exits_2():
