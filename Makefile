@@ -99,7 +99,8 @@ build/fuzz/fuzz_odata_multipart: tests/fuzz/fuzz_odata_multipart.c odata/multipa
 build/fuzz/fuzz_odata_write: tests/fuzz/fuzz_odata_write.c $(wildcard odata/*.c odata/*.h)
 	@mkdir -p build/fuzz
 	$(FUZZCC) -o $@ $< odata/write.c odata/read.c odata/scope.c odata/stmt.c odata/model.c \
-	  odata/key.c odata/filter.c odata/filter_sql.c odata/strbuf.c odata/error.c odata/uri.c -ljansson
+	  odata/key.c odata/filter.c odata/filter_sql.c odata/strbuf.c odata/error.c odata/uri.c \
+	  odata/render.c -ljansson
 build/fuzz/fuzz_odata_%: tests/fuzz/fuzz_odata_%.c odata/%.c odata/%.h
 	@mkdir -p build/fuzz
 	$(FUZZCC) -o $@ $< odata/$*.c
@@ -112,7 +113,8 @@ fuzz:
 
 cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --inline-suppr --suppress=missingIncludeSystem -Iservice -Iodata service odata
+	  --inline-suppr --suppress=missingIncludeSystem -Iservice -Iodata \
+	  --include=/usr/include/jansson.h service odata
 
 clean:
 	rm -rf build
