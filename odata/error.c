@@ -6,6 +6,8 @@
 
 #include <jansson.h>
 
+#include "strbuf.h"
+
 /* Cut back to a UTF-8 boundary so a truncated message stays valid JSON text. */
 static void
 utf8_trim(char *s)
@@ -70,4 +72,39 @@ odata_error_json(const char *code, const char *message, const char *innererror)
 	text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	return text;
+}
+
+static void
+xml_text(struct strbuf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': strbuf_adds(b, "&lt;"); break;
+		case '>': strbuf_adds(b, "&gt;"); break;
+		case '&': strbuf_adds(b, "&amp;"); break;
+		case '"': strbuf_adds(b, "&quot;"); break;
+		default: strbuf_addc(b, *s);
+		}
+	}
+}
+
+char *
+odata_error_xml(const char *code, const char *message, const char *innererror)
+{
+	struct strbuf b;
+
+	strbuf_init(&b);
+	strbuf_adds(&b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+	    "<error xmlns=\"http://schemas.microsoft.com/ado/2007/08/dataservices/metadata\"><code>");
+	xml_text(&b, code);
+	strbuf_adds(&b, "</code><message xml:lang=\"en\">");
+	xml_text(&b, message);
+	strbuf_adds(&b, "</message>");
+	if (innererror) {
+		strbuf_adds(&b, "<innererror>");
+		xml_text(&b, innererror);
+		strbuf_adds(&b, "</innererror>");
+	}
+	strbuf_adds(&b, "</error>");
+	return strbuf_detach(&b);
 }

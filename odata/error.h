@@ -11,8 +11,9 @@
 struct odata_fail {
 	int status;           /* 400, 404, 412, 415, 500, 503 ... */
 	char code[40];        /* "invalid_key", "not_found" ... */
-	char message[512];    /* English, safe to show (no secrets, cut at UTF-8) */
-	char inner[256];
+	char message[4096];   /* English, safe to show (no secrets, cut at UTF-8);
+	                         room for the longest keys */
+	char inner[3072];
 	bool has_inner;
 };
 
@@ -24,5 +25,7 @@ int odata_fail_no_property(struct odata_fail *f, const char *name);
 
 /* Returns a malloc'd compact JSON text, or NULL when out of memory. */
 char *odata_error_json(const char *code, const char *message, const char *innererror);
+/* The same error as OData V2 XML (for $metadata requests), malloc'd. */
+char *odata_error_xml(const char *code, const char *message, const char *innererror);
 
 #endif

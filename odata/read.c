@@ -506,14 +506,25 @@ resolve(void *arg, const char *const *segs, size_t nsegs, struct odata_sql_colum
 	*err_segment = nsegs - 1;
 	strbuf_init(&b);
 	if (strcmp(segs[nsegs - 1], ODATA_KEY_NAME) == 0) {
-		if (cx->nkeys == MAX_KEYCTX)
-			return ODATA_SQL_NOMEM;
+		int k;
+
+		/* One context per entity (alias): a filter may name the same key
+		 * any number of times. */
+		for (k = 0; k < cx->nkeys; k++)
+			if (cx->keys[k].t == t && cx->keys[k].alias == alias)
+				break;
+		if (k == cx->nkeys) {
+			if (cx->nkeys == MAX_KEYCTX) {
+				strbuf_free(&b);
+				return ODATA_SQL_NOMEM;
+			}
+			cx->keys[cx->nkeys].t = t;
+			cx->keys[cx->nkeys++].alias = alias;
+		}
 		key_ref(qs, t, alias, &b);
 		out->type = ODATA_SQL_STRING;
 		out->is_key = true;
-		out->key_ctx = cx->nkeys;
-		cx->keys[cx->nkeys].t = t;
-		cx->keys[cx->nkeys++].alias = alias;
+		out->key_ctx = k;
 	} else {
 		pr = odata_model_prop(t, segs[nsegs - 1]);
 		if (!readable(pr))
@@ -556,6 +567,7 @@ where_filter(struct ctx *cx, struct qscope *qs, const struct odata_options *o,
 	if (odata_filter_parse(o->filter, o->filter_len, &f, &pe) < 0)
 		return odata_fail(cx->f, 400, "invalid_query", NULL, "Invalid $filter: %s", pe.message);
 	cx->qs = qs;
+	cx->nkeys = 0;      /* key contexts belong to one statement's scope */
 	strbuf_adds(out, " AND ");
 	rc = odata_filter_sql_compile(odata_filter_root(f), &r, out, cx->params, &ce);
 	odata_filter_free(f);
@@ -582,6 +594,7 @@ order_by(struct ctx *cx, struct qscope *qs, const struct odata_options *o, struc
 
 	strbuf_adds(out, " ORDER BY ");
 	cx->qs = qs;
+	cx->nkeys = 0;
 	for (i = 0; o && o->orderby.text && i < o->orderby.n; i++) {
 		const struct odata_option_path *it = &o->orderby.items[i];
 

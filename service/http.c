@@ -82,6 +82,7 @@ request_reset(struct http_conn *c)
 	r->user[0] = '\0';
 	r->role = 0;
 	r->message_id = NULL;
+	r->xml_errors = false;
 	r->ctx = NULL;
 	r->ctx_free = NULL;
 	r->replied = false;
@@ -539,11 +540,13 @@ void
 http_reply_error(struct http_request *r, int status, const char *code,
     const char *message, const char *inner)
 {
-	char *body = odata_error_json(code, message, inner);
+	char *body = r->xml_errors ? odata_error_xml(code, message, inner) :
+	    odata_error_json(code, message, inner);
 
 	if (status == 401)
 		http_add_header(r, "WWW-Authenticate", "Basic realm=\"webhookd\", charset=\"UTF-8\"");
-	http_reply_text(r, status, "application/json", body ? body : "{}");
+	http_reply_text(r, status, r->xml_errors ? "application/xml" : "application/json",
+	    body ? body : "{}");
 	free(body);
 }
 

@@ -34,6 +34,7 @@ struct http_request {
 	char user[64];              /* authenticated user, "" when none */
 	unsigned role;              /* AUTH_ROLE_* bit of the user */
 	const char *message_id;     /* integrationMessageId header, or NULL */
+	bool xml_errors;            /* errors as OData XML ($metadata requests) */
 	void *ctx;                  /* the handler's state */
 	void (*ctx_free)(void *);   /* frees ctx once the request ends, answered or not */
 	/* private to http.c */

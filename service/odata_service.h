@@ -13,6 +13,8 @@
 
 int  odata_service_init(void);
 void odata_service_handle(struct http_request *req);
+/* CORS headers for an allowed Origin (every answer of the service). */
+void odata_service_cors(struct http_request *req);
 /* OPTIONS: a CORS preflight, answered without authentication. */
 void odata_service_preflight(struct http_request *req);
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 
@@ -184,6 +185,15 @@ route_dispatch(struct http_request *req)
 	}
 	req->route = rt;
 	req->route_id = rt->metrics_id;
+	if (rt->handler == odata_service_handle) {
+		size_t n = strlen(req->path);
+
+		/* CORS headers on every answer, 401/403 included, so that a
+		 * browser UI can read the error; $metadata errors are XML */
+		odata_service_cors(req);
+		req->xml_errors = (n >= 10 && strcmp(req->path + n - 10, "/$metadata") == 0) ||
+		    (n >= 12 && strcasecmp(req->path + n - 12, "/%24metadata") == 0);
+	}
 	if (req->head.method == HTTP_OTHER || !(rt->methods & M(req->head.method))) {
 		not_allowed(req, rt);
 		return;

@@ -31,7 +31,9 @@ Stable API (other test modules import it; only add, never change):
                               the user's (e.g. users["admin"].headers)
       .get(path, params=None, headers=None)     path relative to BASE
             ("WebhookConfigurations", "WebhookConfigurations('k')/destination")
-            or absolute ("/odata2..."/"http://..."); params: dict -> query()
+            or absolute ("/odata2..."/"http://..." e.g. a __next link);
+            params: a dict (-> query(), None values dropped) or a raw query
+            string ("$top=1&$top=2"), appended to any query in path
       .head(path, ...) .delete(path, ...)
       .post(path, body, headers=None)  .put(...)  .patch(...)  .merge(...)
             body: dict (sent as JSON) or bytes/str (sent as is)
@@ -48,16 +50,19 @@ Stable API (other test modules import it; only add, never change):
                               and optionally the exact message / innererror
 
   Scenario (one call builds a whole webhook graph):
-    make_webhook(client, tag=None, **kw) -> Webhook with .io, .target, .dest,
-        .config (the posted payload parts), .key (config integrationKey),
-        .dest_key, .target_key, .io_code and .d (the 201 response "d")
+    make_webhook(client, tag=None, **kw) -> Webhook with .io_code, .target,
+        .dest, .config (the posted payload parts), .key (config
+        integrationKey), .dest_key, .target_key and .d (the 201 response "d")
         kw: event_type, url, dest_extra (dict merged into the destination),
-            target_extra, config_extra, events, channel
+            target_extra, config_extra, events, channel, io_code, dest_id,
+            target_id (defaults derived from tag)
 """
 import json
 import secrets
 import urllib.parse
 from dataclasses import dataclass, field
+
+import requests
 
 BASE = "/odata2webservices/WebhookService"
 NS = "HybrisCommerceOData"
@@ -160,7 +165,7 @@ class OData:
         else:
             if not path.startswith("/"):
                 path = f"{BASE}/{path}"
-            url = self.server.url(path)
+            url = path
         if params:
             q = query(params) if isinstance(params, dict) else params
             if not q.startswith("?"):
@@ -179,8 +184,14 @@ class OData:
                 data = body.encode() if isinstance(body, str) else body
         h.setdefault("Accept", "application/json")
         h.update(headers or {})
-        return self.server.request(method, self._url(path, params), data=data,
-                                   headers=h, allow_redirects=False)
+        url = self._url(path, params)
+        if url.startswith("/"):
+            return self.server.request(method, url, data=data, headers=h,
+                                       allow_redirects=False)
+        kw = {"timeout": 10}
+        if getattr(self.server, "tls", False):
+            kw["verify"] = self.server.cert
+        return requests.request(method, url, data=data, headers=h, allow_redirects=False, **kw)
 
     def get(self, path, params=None, headers=None):
         return self.request("GET", path, headers=headers, params=params)
