@@ -342,6 +342,7 @@ row_props(struct wctx *w, const struct odata_type *t, json_t *o, struct row *r,
 		const struct odata_prop *pr = &t->props[i];
 		struct strbuf *b;
 		char *text, *stored;
+		int ph;
 
 		v = json_object_get(o, pr->name);
 		if (pr->flags & ODATA_PROP_READ_ONLY)
@@ -354,7 +355,10 @@ row_props(struct wctx *w, const struct odata_type *t, json_t *o, struct row *r,
 			continue;
 		}
 		if (v == NULL) {
-			if (mode == ODATA_WRITE_PUT && !is_unique_col(t, pr->column)) {
+			/* PUT resets what it does not send, except write-only values:
+			 * a client can never read them back to send them again */
+			if (mode == ODATA_WRITE_PUT && !is_unique_col(t, pr->column) &&
+			    !(pr->flags & ODATA_PROP_WRITE_ONLY)) {
 				if ((b = row_col(r, pr->column, false)) == NULL)
 					return nomem(w);
 				strbuf_adds(b, "DEFAULT");
@@ -380,6 +384,12 @@ row_props(struct wctx *w, const struct odata_type *t, json_t *o, struct row *r,
 				free(text);
 				return -1;
 			}
+			/* PATCH/PUT: a key attribute was checked against the path
+			 * (check_payload_key) and is never updated */
+			if (mode != ODATA_WRITE_UPSERT && is_unique_col(t, pr->column)) {
+				free(text);
+				continue;
+			}
 		}
 		if ((b = row_col(r, pr->column, is_unique_col(t, pr->column))) == NULL) {
 			if (v != NULL)
@@ -393,12 +403,26 @@ row_props(struct wctx *w, const struct odata_type *t, json_t *o, struct row *r,
 
 			snprintf(aad, sizeof(aad), "%s.%s", strchr(t->table, '.') + 1, pr->column);
 			stored = w->rq->ops->encrypt(w->rq->ops->arg, aad, text);
+			if (stored == NULL) {
+				if (v != NULL)
+					free(text);
+				return odata_fail(w->f, 500, "internal_error", NULL, "Encryption failed.");
+			}
+			ph = odata_sql_param_add(p, stored);
+			strbuf_addf(b, "$%d::text", ph);
+			free(stored);
+			if (v != NULL && w->out->nwo < ODATA_WRITE_MAX_WO && ph > 0) {
+				struct odata_write_wo *wo = &w->out->wo[w->out->nwo++];
+
+				wo->stmt = -1;
+				wo->param = ph - 1 - p->base;
+				wo->plain = text;          /* kept: compared with what is stored */
+				wo->column = pr->column;
+				snprintf(wo->aad, sizeof(wo->aad), "%s", aad);
+				continue;
+			}
 			if (v != NULL)
 				free(text);
-			if (stored == NULL)
-				return odata_fail(w->f, 500, "internal_error", NULL, "Encryption failed.");
-			strbuf_addf(b, "$%d::text", odata_sql_param_add(p, stored));
-			free(stored);
 			continue;
 		}
 		strbuf_addf(b, "$%d%s", odata_sql_param_add(p, text), cast(pr->type));
@@ -501,13 +525,22 @@ row_navs(struct wctx *w, const struct odata_type *t, json_t *o, const struct par
 		} else if (entity(w, nav->target, v, NULL, depth + 1, ODATA_WRITE_UPSERT, &cv, &child) < 0) {
 			return -1;
 		}
-		b = row_col(r, nav->column, is_unique_col(t, nav->column));
 		node = tree_add(w, tree, nav);
-		if (b == NULL || node == NULL) {
+		if (node == NULL) {
 			free_values(cv, nav->target->nkeys);
 			return nomem(w);
 		}
 		node->child = child;
+		if (mode != ODATA_WRITE_UPSERT && is_unique_col(t, nav->column)) {
+			/* PATCH/PUT: part of the key, checked against the path
+			 * (check_payload_key); the nested entity was written above */
+			free_values(cv, nav->target->nkeys);
+			continue;
+		}
+		if ((b = row_col(r, nav->column, is_unique_col(t, nav->column))) == NULL) {
+			free_values(cv, nav->target->nkeys);
+			return nomem(w);
+		}
 		lookup_or_fail(w, p, nav->target, cv, b);
 		free_values(cv, nav->target->nkeys);
 	}
@@ -596,6 +629,28 @@ update_stmt(struct wctx *w, const struct odata_type *t, struct row *r, struct od
 	return emit(w, &sql, p, ODATA_STMT_WRITE);
 }
 
+/* Reads the stored form of a write-only column of the row being written
+ * (no row: it is new), run before the plan: when it decrypts to the value
+ * sent, the service puts it back into the plan in place of the new
+ * ciphertext, so that sending the same secret again changes nothing. */
+static int
+prefetch_stmt(struct wctx *w, const struct odata_type *t, char *const *values, const char *column)
+{
+	struct odata_sql_params p = { 0 };
+	struct strbuf sql;
+
+	strbuf_init(&sql);
+	strbuf_addf(&sql, "SELECT %s FROM %s WHERE pk = ", column, t->table);
+	odata_scope_lookup(&p, &w->counter, t, values, &sql);
+	if (sql.failed ||
+	    odata_stmts_add(&w->out->prefetch, strbuf_detach(&sql), &p, ODATA_STMT_WRITE) == NULL) {
+		strbuf_free(&sql);
+		odata_sql_params_free(&p);
+		return nomem(w);
+	}
+	return 0;
+}
+
 /* Collections: elements upserted, the ones not sent deleted. */
 static int
 many_navs(struct wctx *w, const struct odata_type *t, json_t *o, char *const *values,
@@ -626,11 +681,13 @@ many_navs(struct wctx *w, const struct odata_type *t, json_t *o, char *const *va
 
 			if (!json_is_object(el)) {
 				strbuf_free(&keep);
+				odata_sql_params_free(&p);
 				return odata_fail(w->f, 400, "invalid_attribute_value", nav->name,
 				    "Elements of [%s] must be entities.", nav->name);
 			}
 			if (entity(w, nav->target, el, &par, depth + 1, ODATA_WRITE_UPSERT, &cv, &child) < 0) {
 				strbuf_free(&keep);
+				odata_sql_params_free(&p);
 				return -1;
 			}
 			strbuf_adds(&keep, keep.len ? ", " : "");
@@ -638,6 +695,7 @@ many_navs(struct wctx *w, const struct odata_type *t, json_t *o, char *const *va
 			free_values(cv, nav->target->nkeys);
 			if (tree_merge(w, &merged, child) < 0) {
 				strbuf_free(&keep);
+				odata_sql_params_free(&p);
 				return nomem(w);
 			}
 		}
@@ -666,7 +724,7 @@ entity(struct wctx *w, const struct odata_type *t, json_t *o, const struct paren
 	struct odata_expand_tree *tree = NULL;
 	struct row r;
 	char **values = NULL, *key = NULL;
-	int first_secret = w->out->nsecrets, i, rc = -1;
+	int first_secret, first_wo, i, rc = -1;
 
 	r.n = 0;
 	if (depth > MAX_DEPTH)
@@ -686,8 +744,12 @@ entity(struct wctx *w, const struct odata_type *t, json_t *o, const struct paren
 		nomem(w);
 		goto done;
 	}
-	if (row_navs(w, t, o, par, &r, &p, depth, mode, &tree) < 0 ||
-	    row_props(w, t, o, &r, &p, mode, key) < 0)
+	if (row_navs(w, t, o, par, &r, &p, depth, mode, &tree) < 0)
+		goto done;
+	/* the secrets of this row only: row_navs recorded its nested entities' */
+	first_secret = w->out->nsecrets;
+	first_wo = w->out->nwo;
+	if (row_props(w, t, o, &r, &p, mode, key) < 0)
 		goto done;
 	if (mode == ODATA_WRITE_UPSERT)
 		rc = upsert_stmt(w, t, &r, &p, w->out->nsecrets > first_secret);
@@ -697,6 +759,11 @@ entity(struct wctx *w, const struct odata_type *t, json_t *o, const struct paren
 		goto done;
 	for (i = first_secret; i < w->out->nsecrets; i++)
 		w->out->secrets[i].stmt = w->out->stmts.n - 1;
+	for (i = first_wo; i < w->out->nwo; i++) {
+		w->out->wo[i].stmt = w->out->stmts.n - 1;
+		if ((rc = prefetch_stmt(w, t, values, w->out->wo[i].column)) < 0)
+			goto done;
+	}
 	rc = many_navs(w, t, o, values, depth, mode, &tree);
 done:
 	row_free(&r);
@@ -759,7 +826,7 @@ hook_stmt(struct wctx *w, const char *name, const char *kind, const char *key)
 
 	if (name == NULL)
 		return 0;
-	if (w->rq->body) {
+	if (w->rq->body && w->rq->mode != ODATA_WRITE_DELETE) {   /* DELETE: payload NULL */
 		body = strndup(w->rq->body, w->rq->body_len);
 		if (body == NULL)
 			return nomem(w);
@@ -789,7 +856,7 @@ etag_stmt(struct wctx *w, char **values)
 	    w->rq->type->table);
 	odata_scope_lookup(&p, &w->counter, w->rq->type, values, &sql);
 	e = odata_sql_param_add(&p, w->rq->if_match);
-	k = odata_sql_param_add(&p, w->rq->key);
+	k = odata_sql_param_add(&p, w->out->key);   /* POST: from the payload */
 	strbuf_addf(&sql, "), $%d::text, '%s', $%d::text)", e, w->rq->type->name, k);
 	return emit(w, &sql, &p, ODATA_STMT_WRITE);
 }
@@ -812,7 +879,7 @@ parse_body(struct wctx *w, json_t **out)
 	json_error_t je;
 
 	*out = json_loadb(w->rq->body ? w->rq->body : "", w->rq->body_len,
-	    JSON_REJECT_DUPLICATES, &je);
+	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (*out == NULL)
 		return odata_fail(w->f, 400, "malformed_payload", NULL,
 		    "The payload is not valid JSON: %s at position %d.", je.text, je.position);
@@ -918,6 +985,12 @@ odata_write_free(struct odata_write *w)
 		free(w->secrets[i].key);
 	}
 	w->nsecrets = 0;
+	for (i = 0; i < w->nwo; i++) {
+		explicit_bzero(w->wo[i].plain, strlen(w->wo[i].plain));
+		free(w->wo[i].plain);
+	}
+	w->nwo = 0;
+	odata_stmts_free(&w->prefetch);
 	free(w->key);
 	w->key = NULL;
 }

@@ -59,12 +59,30 @@ struct odata_write_secret {
 
 #define ODATA_WRITE_MAX_SECRETS 16
 
+/* A write-only value sent by the client. Encryption is randomised, so the
+ * same secret sent again would change the row (and its etag); the service
+ * first runs `prefetch` (statement i reads the stored form of wo[i], no row
+ * when the entity is new) and, when that decrypts to `plain`, puts it back
+ * into statement `stmt`'s parameter `param` instead of the new ciphertext. */
+struct odata_write_wo {
+	int stmt;
+	int param;                       /* index into that statement's params */
+	char *plain;                     /* zeroed and freed with the plan */
+	const char *column;
+	char aad[96];                    /* "table.column", as encrypted */
+};
+
+#define ODATA_WRITE_MAX_WO 16
+
 struct odata_write {
 	struct odata_stmts stmts;
 	int status;                      /* 201, 200 or 204 */
 	char *key;                       /* integrationKey of the root entity */
 	struct odata_write_secret secrets[ODATA_WRITE_MAX_SECRETS];
 	int nsecrets;
+	struct odata_stmts prefetch;     /* one per wo[], run before stmts */
+	struct odata_write_wo wo[ODATA_WRITE_MAX_WO];
+	int nwo;                         /* beyond ODATA_WRITE_MAX_WO: not compared */
 };
 
 int  odata_write_build(const struct odata_write_req *rq, struct odata_write *out,

@@ -247,12 +247,13 @@ odata_op_prepare(struct odata_op *op)
 	bool get = op->in.method == HTTP_GET || op->in.method == HTTP_HEAD;
 
 	strbuf_init(&op->body);
-	op->type = set_type(op->in.path);
+	op->type = set_type(op->in.path);   /* for the message of a bad key */
 	if (odata_uri_parse_path(op->in.path, &op->path, &e) < 0 ||
 	    odata_options_parse(op->in.query, &op->opt, &e) < 0) {
 		uri_fail(op, &e);
 		return;
 	}
+	op->type = op->path.set ? odata_model_set(op->path.set) : NULL;
 	switch (op->path.kind) {
 	case ODATA_PATH_SERVICE:
 		if (get)

@@ -63,6 +63,10 @@ void odata_op_finish(struct odata_op *op, PGresult *const *res);
  * index of the failing statement relative to this op's first, or -1. */
 void odata_op_fail_db(struct odata_op *op, const struct db_batch_result *r);
 void odata_op_set_fail(struct odata_op *op, const struct odata_fail *f);
+/* A write's prefetch statements (odata_write.prefetch) ran: res[i] is the
+ * result of the i-th. Where a stored write-only value decrypts to the one
+ * sent, the plan stores it unchanged instead of a new ciphertext. */
+void odata_op_prefetched(struct odata_op *op, PGresult *const *res);
 void odata_op_free(struct odata_op *op);
 
 /* Once at start-up (builds the model and the cached EDMX). */

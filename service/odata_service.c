@@ -22,6 +22,7 @@ struct exec {
 	size_t nops;
 	struct db_stmt *stmts;
 	void (*done)(struct exec *);
+	bool prefetched;               /* the ops' prefetch statements ran */
 	/* $batch */
 	struct odata_batch *batch;
 	size_t item;
@@ -70,6 +71,14 @@ static const char cors_headers[] =
 	"X-Requested-With, DataServiceVersion, MaxDataServiceVersion, sap-cancel-on-close, "
 	"sap-contextid-accept, integrationMessageId, X-HTTP-Method, Pre-Persist-Hook, Post-Persist-Hook";
 
+static bool cors(struct http_request *req);
+
+void
+odata_service_cors(struct http_request *req)
+{
+	(void)cors(req);
+}
+
 static bool
 cors(struct http_request *req)
 {
@@ -88,7 +97,8 @@ cors(struct http_request *req)
 void
 odata_service_preflight(struct http_request *req)
 {
-	if (!cors(req)) {
+	if (http_header(req, "Origin") == NULL ||
+	    !origin_allowed(req->worker->srv->cfg, http_header(req, "Origin"))) {
 		http_reply_error(req, 403, "forbidden", "The origin is not allowed.", NULL);
 		return;
 	}
@@ -141,6 +151,73 @@ ran(void *arg, const struct db_batch_result *r)
 	x->done(x);
 }
 
+static void run(struct exec *x);
+
+static void
+prefetched(void *arg, const struct db_batch_result *r)
+{
+	struct exec *x = arg;
+	int first = 0;
+	size_t i;
+
+	for (i = 0; i < x->nops; i++) {
+		struct odata_op *op = &x->ops[i];
+
+		if (op->kind != ODATA_OP_WRITE)
+			continue;
+		if (r->status == DB_OK)
+			odata_op_prefetched(op, r->res + first);
+		first += op->wr.prefetch.n;
+	}
+	/* on an error the plan keeps its new ciphertexts: run it all the same */
+	run(x);
+}
+
+/* Write-only values sent: reads what is stored first (see odata_write.wo). */
+static bool
+prefetch(struct exec *x)
+{
+	int total = 0, k = 0, j;
+	size_t i;
+
+	x->prefetched = true;
+	for (i = 0; i < x->nops; i++)
+		if (x->ops[i].kind == ODATA_OP_WRITE)
+			total += x->ops[i].wr.prefetch.n;
+	if (total == 0 || total > DB_BATCH_MAX)
+		return false;
+	free(x->stmts);
+	if ((x->stmts = calloc((size_t)total, sizeof(*x->stmts))) == NULL)
+		return false;
+	for (i = 0; i < x->nops; i++) {
+		struct odata_stmts *st = &x->ops[i].wr.prefetch;
+
+		if (x->ops[i].kind != ODATA_OP_WRITE)
+			continue;
+		for (j = 0; j < st->n; j++, k++) {
+			x->stmts[k].sql = st->v[j].sql;
+			x->stmts[k].nparams = st->v[j].params.n;
+			x->stmts[k].params = (const char *const *)st->v[j].params.v;
+		}
+	}
+	return db_batch(x->req->worker->db, x->stmts, total, prefetched, x) == 0;
+}
+
+/* More statements than one pipeline may hold: nothing runs. */
+static void
+too_many_statements(struct exec *x)
+{
+	struct odata_fail f;
+	size_t i;
+
+	odata_fail(&f, 413, "payload_too_large", NULL,
+	    "The request writes too much at once (more than %d statements); split it.", DB_BATCH_MAX);
+	for (i = 0; i < x->nops; i++)
+		if (odata_op_stmts(&x->ops[i]))
+			odata_op_set_fail(&x->ops[i], &f);
+	x->done(x);
+}
+
 /* Runs the statements of every planned op in x->ops as one transaction;
  * x->done is called when they are answered (maybe at once). */
 static void
@@ -156,6 +233,12 @@ run(struct exec *x)
 		x->done(x);
 		return;
 	}
+	if (total > DB_BATCH_MAX) {
+		too_many_statements(x);
+		return;
+	}
+	if (!x->prefetched && prefetch(x))
+		return;
 	free(x->stmts);
 	x->stmts = calloc((size_t)total, sizeof(*x->stmts));
 	for (i = 0; x->stmts && i < x->nops; i++) {
@@ -167,8 +250,7 @@ run(struct exec *x)
 			x->stmts[k].params = (const char *const *)st->v[j].params.v;
 		}
 	}
-	if (x->stmts == NULL || total > DB_BATCH_MAX ||
-	    db_batch(x->req->worker->db, x->stmts, total, ran, x) < 0)
+	if (x->stmts == NULL || db_batch(x->req->worker->db, x->stmts, total, ran, x) < 0)
 		ran(x, &(struct db_batch_result){ .status = DB_UNAVAILABLE, .failed = -1 });
 }
 
@@ -285,7 +367,6 @@ odata_service_handle(struct http_request *req)
 	req->ctx_free = exec_free;
 	x->req = req;
 	base_uri(x);
-	cors(req);
 	if (csrf && strcasecmp(csrf, "Fetch") == 0)
 		http_add_header(req, "X-CSRF-Token", csrf_token);
 	if (strcmp(path, "/$batch") == 0 && req->head.method == HTTP_POST) {
@@ -315,16 +396,25 @@ part_header(void *arg, const char *name)
 	return odata_batch_header(arg, name);
 }
 
-/* "path\0query" of a part's URL: absolute, rooted at the service, or relative. */
+/* "path\0query" of a part's URL: absolute, rooted at the service, or relative.
+ * Only the path may name the service root (a $filter literal may hold it). */
 static char *
 part_target(const char *url, const char **query)
 {
-	const char *p = strstr(url, ODATA_SERVICE_ROOT);
+	const size_t root = strlen(ODATA_SERVICE_ROOT);
 	size_t n;
 	char *s;
 
-	if (p != NULL)
-		url = p + strlen(ODATA_SERVICE_ROOT);
+	if (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0) {
+		url = strstr(url, "//") + 2;
+		url += strcspn(url, "/?");      /* the host is not ours to check */
+	}
+	if (strncmp(url, ODATA_SERVICE_ROOT, root) == 0 &&
+	    (url[root] == '/' || url[root] == '?' || url[root] == '\0'))
+		url += root;
+	else if (strncmp(url, ODATA_SERVICE_ROOT + 1, root - 1) == 0 &&
+	    (url[root - 1] == '/' || url[root - 1] == '?' || url[root - 1] == '\0'))
+		url += root - 1;
 	n = strlen(url);
 	s = malloc(n + 3);
 	if (s == NULL)
@@ -504,6 +594,7 @@ batch_next(struct exec *x)
 	free(x->ops);
 	x->ops = NULL;
 	x->nops = 0;
+	x->prefetched = false;
 	if (x->item == x->batch->nitems) {
 		batch_finish(x);
 		return;

@@ -287,6 +287,67 @@ END $$;
 CREATE TRIGGER check_webhook_configuration AFTER INSERT OR UPDATE ON webhookd.webhook_configuration
     FOR EACH ROW EXECUTE FUNCTION webhookd.check_webhook_configuration();
 
+-- The rules above hold for as long as a configuration exists, not only when
+-- it is written: changing what it depends on is refused the same way.
+-- A destination target used by a configuration keeps a webhook channel.
+CREATE FUNCTION webhookd.check_destination_target() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    channel text;
+BEGIN
+    SELECT code INTO channel FROM webhookd.destination_channel WHERE pk = NEW.destination_channel_pk;
+    IF channel NOT IN ('WEBHOOKSERVICES', 'PULL') AND EXISTS (
+        SELECT 1 FROM webhookd.webhook_configuration w
+          JOIN webhookd.consumed_destination d ON d.pk = w.consumed_destination_pk
+         WHERE d.destination_target_pk = NEW.pk) THEN
+        PERFORM webhookd.raise_odata(400, 'invalid_attribute_value',
+            'DestinationTarget [' || NEW.id || '] uses channel [' || channel
+            || ']; webhooks need channel WEBHOOKSERVICES or PULL.', 'destinationChannel');
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER check_destination_target AFTER UPDATE OF destination_channel_pk ON webhookd.destination_target
+    FOR EACH ROW WHEN (NEW.destination_channel_pk IS DISTINCT FROM OLD.destination_channel_pk)
+    EXECUTE FUNCTION webhookd.check_destination_target();
+
+-- The event class a configuration listens to stays registered on its target
+-- (row triggers run at the end of the statement: a collection replacement
+-- that keeps another registration of the class passes).
+CREATE FUNCTION webhookd.check_event_configuration_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM webhookd.webhook_configuration w
+                 JOIN webhookd.consumed_destination d ON d.pk = w.consumed_destination_pk
+                WHERE d.destination_target_pk = OLD.destination_target_pk
+                  AND w.event_type = OLD.event_class)
+       AND NOT EXISTS (SELECT 1 FROM webhookd.event_configuration e
+                        WHERE e.destination_target_pk = OLD.destination_target_pk
+                          AND e.event_class = OLD.event_class) THEN
+        PERFORM webhookd.raise_odata(409, 'item_in_use',
+            'EventType [' || OLD.event_class || '] of DestinationTarget ['
+            || (SELECT id FROM webhookd.destination_target WHERE pk = OLD.destination_target_pk)
+            || '] is used by a WebhookConfiguration and cannot be removed.', 'eventConfigurations');
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER check_event_configuration_delete AFTER DELETE ON webhookd.event_configuration
+    FOR EACH ROW EXECUTE FUNCTION webhookd.check_event_configuration_delete();
+
+-- A filter named by a configuration's filterLocation stays.
+CREATE FUNCTION webhookd.check_webhook_filter_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM webhookd.webhook_configuration
+                WHERE filter_location = 'model://' || OLD.code) THEN
+        PERFORM webhookd.raise_odata(409, 'item_in_use',
+            'WebhookFilter [' || OLD.code || '] is used by a WebhookConfiguration and cannot be removed.',
+            OLD.code);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER check_webhook_filter_delete AFTER DELETE ON webhookd.webhook_filter
+    FOR EACH ROW EXECUTE FUNCTION webhookd.check_webhook_filter_delete();
+
 -- Persistence hooks (Pre-Persist-Hook / Post-Persist-Hook headers): a hook
 -- is a function registered here by name; webhookd never puts the name into
 -- SQL text, it passes it as a parameter to run_persist_hook, which calls the
@@ -314,7 +375,23 @@ BEGIN
             CASE hook_kind WHEN 'PRE' THEN 'Pre' ELSE 'Post' END
             || '-Persist-Hook [' || hook_name || '] was not found.', hook_name);
     END IF;
-    EXECUTE format('SELECT %s($1, $2, $3)', fn::regproc) USING entity_type, integration_key, payload;
+    BEGIN
+        EXECUTE format('SELECT %s($1, $2, $3)', fn::regproc) USING entity_type, integration_key, payload;
+    EXCEPTION WHEN OTHERS THEN
+        -- a hook may answer with its own OData error (raise_odata) ...
+        IF SQLSTATE LIKE 'WH%' THEN
+            RAISE;
+        END IF;
+        -- ... any other exception rejects the write as SAP's PersistHookException
+        -- does: 400 pre_persist_error / post_persist_error. Only a message the
+        -- hook raised itself (RAISE EXCEPTION '...') is quoted.
+        PERFORM webhookd.raise_odata(400, lower(hook_kind) || '_persist_error',
+            'Exception occurred during the execution of '
+            || CASE hook_kind WHEN 'PRE' THEN 'Pre' ELSE 'Post' END
+            || '-Persist-Hook: [' || hook_name || '].'
+            || CASE WHEN SQLSTATE = 'P0001' THEN ' Caused by: ' || SQLERRM ELSE '' END,
+            integration_key);
+    END;
 END $$;
 
 -- If-Match: the etag a client holds must be the row's current one.

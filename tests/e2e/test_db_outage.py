@@ -102,7 +102,7 @@ def test_readyz_reports_a_schema_changed_under_the_running_server(own_pg, own_se
         r = srv.get("/readyz")
         assert r.status_code == 503
         assert r.content == odata_error("service_unavailable",
-                                        "database schema is at version 999, expected 1")
+                                        f"database schema is at version 999, expected {SCHEMA_VERSION}")
         assert srv.get("/healthz").status_code == 200
         # retry_after_s is "the Retry-After value sent with a 503".
         assert r.headers["Retry-After"] == "17"
