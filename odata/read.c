@@ -387,7 +387,7 @@ flat_entity(struct ctx *cx, struct qscope *qs, const struct proj *p, int alias, 
 	struct odata_render_node *n = odata_render_node_new(r, p->t);
 	const struct odata_type *t = p->t;
 	struct strbuf e;
-	size_t i, k;
+	size_t i;
 
 	if (n == NULL) {
 		cols->failed = true;
@@ -396,23 +396,7 @@ flat_entity(struct ctx *cx, struct qscope *qs, const struct proj *p, int alias, 
 	if (!root)
 		n->col_pk = flat_colf(r, cols, alias, "pk");
 	n->col_version = flat_colf(r, cols, alias, "row_version");
-	for (k = 0; k < t->nkeys; k++) {
-		const struct odata_keypath *kp = &t->key[k];
-		int a = alias, h;
-
-		for (h = 0; h < kp->nhops; h++)
-			a = odata_scope_join(&qs->s, a, kp->hops[h]);
-		if (kp->prop) {
-			n->col_key[k] = flat_colf(r, cols, a, kp->prop->column);
-			continue;
-		}
-		strbuf_init(&e);
-		odata_scope_key_expr(&qs->s, kp->hops[kp->nhops - 1]->target, a, &e);
-		n->col_key[k] = flat_col(r, cols, e.s ? e.s : "NULL", e.len);
-		if (e.failed)
-			cols->failed = true;
-		strbuf_free(&e);
-	}
+	n->col_key = flat_colf(r, cols, alias, "integration_key");
 	n->show_key = p->all || p->key;
 	for (i = 0; i < t->nprops && n->nprops < 32; i++) {
 		if (!readable(&t->props[i]) || (!p->all && !(p->props & (1u << i))))

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "key.h"
 
 struct odata_render_node *
 odata_render_node_new(struct odata_render *r, const struct odata_type *t)
@@ -94,23 +93,15 @@ static void
 node(const struct odata_render_node *n, const struct odata_row *row, const char *base,
     struct strbuf *out)
 {
-	const char *vals[ODATA_MAX_KEY_PARTS];
 	struct strbuf uri;
-	char *key;
-	size_t k;
+	const char *key;
 	int i;
 
 	if (n->col_pk >= 0 && row->isnull(row->arg, n->col_pk)) {
 		strbuf_adds(out, "null");
 		return;
 	}
-	for (k = 0; k < n->t->nkeys; k++)
-		vals[k] = row->isnull(row->arg, n->col_key[k]) ? NULL : row->value(row->arg, n->col_key[k]);
-	key = odata_key_encode(vals, n->t->nkeys);
-	if (key == NULL) {
-		out->failed = true;
-		return;
-	}
+	key = row->value(row->arg, n->col_key);
 	strbuf_init(&uri);
 	entity_uri(&uri, base, n->t, key);
 	strbuf_addf(out, "{\"__metadata\":{\"id\":\"%s\",\"uri\":\"%s\",\"type\":\""
@@ -144,7 +135,6 @@ node(const struct odata_render_node *n, const struct odata_row *row, const char 
 	if (uri.failed)
 		out->failed = true;
 	strbuf_free(&uri);
-	free(key);
 }
 
 void

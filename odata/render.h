@@ -5,7 +5,7 @@
  * plain columns (the entity's properties, key attribute values, row
  * version, and those of expanded to-one navigations through LEFT JOINs)
  * and this module writes the OData JSON: __metadata, properties,
- * integrationKey (encoded here with odata/key.c), __deferred links and
+ * integrationKey (stored with the row), __deferred links and
  * expanded entities. An expanded collection still arrives as one column of
  * JSON text built by PostgreSQL (read.c), copied verbatim.
  *
@@ -31,7 +31,7 @@ struct odata_render_node {
 	const struct odata_type *t;
 	int col_pk;                          /* NULL here: the entity is null; -1: always present */
 	int col_version;
-	int col_key[ODATA_MAX_KEY_PARTS];
+	int col_key;                         /* the stored integration_key */
 	bool show_key;
 	int nprops;
 	const struct odata_prop *props[32];

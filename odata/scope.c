@@ -47,101 +47,28 @@ odata_scope_from(const struct odata_scope *s, struct strbuf *out)
 		    s->j[i].parent, s->j[i].nav->column);
 }
 
-/* Alias of the type holding key part k's last segment. */
-static int
-walk_hops(struct odata_scope *s, const struct odata_keypath *kp, int alias)
-{
-	int h;
-
-	for (h = 0; h < kp->nhops; h++)
-		alias = odata_scope_join(s, alias, kp->hops[h]);
-	return alias;
-}
-
-static const struct odata_type *
-hop_type(const struct odata_type *t, const struct odata_keypath *kp)
-{
-	return kp->nhops ? kp->hops[kp->nhops - 1]->target : t;
-}
-
 void
 odata_scope_key_expr(struct odata_scope *s, const struct odata_type *t, int alias,
     struct strbuf *out)
 {
-	size_t k;
-
-	strbuf_addc(out, '(');
-	for (k = 0; k < t->nkeys; k++) {
-		const struct odata_keypath *kp = &t->key[k];
-		int a = walk_hops(s, kp, alias);
-
-		if (k)
-			strbuf_adds(out, " || '|' || ");
-		strbuf_adds(out, "webhookd.key_part(");
-		if (kp->prop == NULL)
-			odata_scope_key_expr(s, hop_type(t, kp), a, out);
-		else if (kp->prop->type == ODATA_EDM_STRING)
-			strbuf_addf(out, "t%d.%s", a, kp->prop->column);
-		else
-			strbuf_addf(out, "t%d.%s::text", a, kp->prop->column);
-		strbuf_addc(out, ')');
-	}
-	strbuf_addc(out, ')');
+	(void)s;
+	(void)t;
+	strbuf_addf(out, "t%d.integration_key", alias);
 }
 
-static bool
-int32_text(const char *v)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(v, &end, 10);
-	return *v && *end == '\0' && errno == 0 && n >= -2147483648L && n <= 2147483647L &&
-	    (v[0] == '-' || (v[0] >= '0' && v[0] <= '9'));
-}
-
-static void
-part_cond(struct odata_scope *s, const struct odata_type *t, const struct odata_keypath *kp,
-    int alias, const char *v, struct strbuf *out)
-{
-	int a = walk_hops(s, kp, alias), n;
-
-	if (kp->prop == NULL) {
-		if (v == NULL)
-			strbuf_adds(out, "FALSE");
-		else
-			odata_scope_key_cond(s, hop_type(t, kp), a, v, out);
-		return;
-	}
-	if (v == NULL) {
-		strbuf_addf(out, "t%d.%s IS NULL", a, kp->prop->column);
-		return;
-	}
-	if (kp->prop->type == ODATA_EDM_INT32 && !int32_text(v)) {
-		strbuf_adds(out, "FALSE");
-		return;
-	}
-	n = odata_sql_param_add(s->params, v);
-	if (kp->prop->type == ODATA_EDM_INT32)
-		strbuf_addf(out, "t%d.%s = $%d::int4", a, kp->prop->column, n);
-	else
-		strbuf_addf(out, "t%d.%s = $%d::text", a, kp->prop->column, n);
-}
-
+/* The stored key is the canonical encoding of the values: compare with that. */
 void
 odata_scope_values_cond(struct odata_scope *s, const struct odata_type *t, int alias,
     char *const *values, struct strbuf *out)
 {
-	size_t k;
+	char *key = odata_key_encode((const char *const *)values, t->nkeys);
 
-	strbuf_addc(out, '(');
-	for (k = 0; k < t->nkeys; k++) {
-		if (k)
-			strbuf_adds(out, " AND ");
-		part_cond(s, t, &t->key[k], alias, values[k], out);
+	if (key == NULL) {
+		out->failed = true;
+		return;
 	}
-	strbuf_addc(out, ')');
+	strbuf_addf(out, "(t%d.integration_key = $%d::text)", alias, odata_sql_param_add(s->params, key));
+	free(key);
 }
 
 int

@@ -751,10 +751,18 @@ entity(struct wctx *w, const struct odata_type *t, json_t *o, const struct paren
 	first_wo = w->out->nwo;
 	if (row_props(w, t, o, &r, &p, mode, key) < 0)
 		goto done;
-	if (mode == ODATA_WRITE_UPSERT)
+	if (mode == ODATA_WRITE_UPSERT) {
+		struct strbuf *b = row_col(&r, "integration_key", true);
+
+		if (b == NULL) {
+			nomem(w);
+			goto done;
+		}
+		strbuf_addf(b, "$%d::text", odata_sql_param_add(&p, key));
 		rc = upsert_stmt(w, t, &r, &p, w->out->nsecrets > first_secret);
-	else
+	} else {
 		rc = update_stmt(w, t, &r, &p, values);
+	}
 	if (rc < 0)
 		goto done;
 	for (i = first_secret; i < w->out->nsecrets; i++)

@@ -1,7 +1,10 @@
 -- webhookd schema, version 2: the WebhookService entity types (odata.md).
 --
 -- Every table has a surrogate `pk`, a `row_version` (the OData etag, bumped
--- by a trigger only when a row really changes) and a UNIQUE constraint on
+-- by a trigger only when a row really changes), its `integration_key` as
+-- text (computed by webhookd from the key attributes when the row is
+-- inserted; key attributes never change afterwards, so neither does it;
+-- every lookup by key is one index probe) and a UNIQUE constraint on
 -- the columns behind its integrationKey, in SAP's key order; odata/model.c
 -- describes the same tables and upserts with ON CONFLICT on those columns.
 -- Validation that needs other rows lives in AFTER triggers, which fire only
@@ -86,9 +89,11 @@ END $$;
 CREATE TABLE webhookd.destination_channel (
     pk          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     row_version int NOT NULL DEFAULT 1,
+    integration_key text NOT NULL UNIQUE,
     code        text NOT NULL UNIQUE
 );
-INSERT INTO webhookd.destination_channel (code) VALUES ('WEBHOOKSERVICES'), ('PULL'), ('DEFAULT');
+INSERT INTO webhookd.destination_channel (code, integration_key)
+    VALUES ('WEBHOOKSERVICES', 'WEBHOOKSERVICES'), ('PULL', 'PULL'), ('DEFAULT', 'DEFAULT');
 
 CREATE FUNCTION webhookd.default_channel_pk() RETURNS bigint
 LANGUAGE sql STABLE AS $$
@@ -98,6 +103,7 @@ $$;
 CREATE TABLE webhookd.integration_object (
     pk          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     row_version int NOT NULL DEFAULT 1,
+    integration_key text NOT NULL UNIQUE,
     code        text NOT NULL UNIQUE,
     description text
 );
@@ -105,6 +111,7 @@ CREATE TABLE webhookd.integration_object (
 CREATE TABLE webhookd.webhook_filter (
     pk          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     row_version int NOT NULL DEFAULT 1,
+    integration_key text NOT NULL UNIQUE,
     code        text NOT NULL UNIQUE,
     expression  text
 );
@@ -112,6 +119,7 @@ CREATE TABLE webhookd.webhook_filter (
 CREATE TABLE webhookd.endpoint (
     pk          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     row_version int NOT NULL DEFAULT 1,
+    integration_key text NOT NULL UNIQUE,
     id          text NOT NULL,
     version     text NOT NULL,
     name        text,
@@ -122,6 +130,7 @@ CREATE TABLE webhookd.endpoint (
 CREATE TABLE webhookd.basic_credential (
     pk          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     row_version int NOT NULL DEFAULT 1,
+    integration_key text NOT NULL UNIQUE,
     id          text NOT NULL UNIQUE,
     username    text,
     password    text            -- secrets.c stored form, never returned
@@ -130,6 +139,7 @@ CREATE TABLE webhookd.basic_credential (
 CREATE TABLE webhookd.consumed_oauth_credential (
     pk            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     row_version   int NOT NULL DEFAULT 1,
+    integration_key text NOT NULL UNIQUE,
     id            text NOT NULL UNIQUE,
     client_id     text,
     client_secret text,         -- secrets.c stored form, never returned
@@ -140,6 +150,7 @@ CREATE TABLE webhookd.consumed_oauth_credential (
 CREATE TABLE webhookd.destination_target (
     pk                     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     row_version            int NOT NULL DEFAULT 1,
+    integration_key        text NOT NULL UNIQUE,
     id                     text NOT NULL UNIQUE,
     destination_channel_pk bigint NOT NULL DEFAULT webhookd.default_channel_pk()
                            REFERENCES webhookd.destination_channel
@@ -149,6 +160,7 @@ CREATE INDEX ON webhookd.destination_target (destination_channel_pk);
 CREATE TABLE webhookd.event_configuration (
     pk                    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     row_version           int NOT NULL DEFAULT 1,
+    integration_key       text NOT NULL UNIQUE,
     destination_target_pk bigint NOT NULL REFERENCES webhookd.destination_target ON DELETE CASCADE,
     event_class           text NOT NULL,
     version               int NOT NULL DEFAULT 1,
@@ -160,6 +172,7 @@ CREATE TABLE webhookd.event_configuration (
 CREATE TABLE webhookd.consumed_destination (
     pk                           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     row_version                  int NOT NULL DEFAULT 1,
+    integration_key              text NOT NULL UNIQUE,
     id                           text NOT NULL,
     destination_target_pk        bigint NOT NULL REFERENCES webhookd.destination_target,
     url                          text,
@@ -184,6 +197,7 @@ CREATE INDEX ON webhookd.consumed_destination (credential_consumed_oauth_pk);
 CREATE TABLE webhookd.string2string_map (
     pk          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     row_version int NOT NULL DEFAULT 1,
+    integration_key text NOT NULL UNIQUE,
     owner_pk    bigint NOT NULL REFERENCES webhookd.consumed_destination ON DELETE CASCADE,
     key         text NOT NULL,
     value       text,
@@ -193,6 +207,7 @@ CREATE TABLE webhookd.string2string_map (
 CREATE TABLE webhookd.webhook_configuration (
     pk                      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     row_version             int NOT NULL DEFAULT 1,
+    integration_key         text NOT NULL UNIQUE,
     consumed_destination_pk bigint NOT NULL REFERENCES webhookd.consumed_destination,
     integration_object_pk   bigint NOT NULL REFERENCES webhookd.integration_object,
     event_type              text NOT NULL DEFAULT 'de.hybris.platform.webhookservices.event.ItemSavedEvent',

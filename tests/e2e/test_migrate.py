@@ -25,19 +25,23 @@ def migrate_to(url, to):
 # Rows to seed once the schema has reached a version, and the query that
 # must return them unchanged after the upgrade.
 SEED_V2 = """
-INSERT INTO webhookd.integration_object (code, description) VALUES ('Order', 'orders');
-INSERT INTO webhookd.destination_target (id, destination_channel_pk)
-  SELECT 'upgrade-target', pk FROM webhookd.destination_channel WHERE code = 'WEBHOOKSERVICES';
-INSERT INTO webhookd.event_configuration (destination_target_pk, event_class, export_name)
-  SELECT pk, 'de.hybris.platform.webhookservices.event.ItemSavedEvent', 'saved'
+INSERT INTO webhookd.integration_object (code, description, integration_key) VALUES ('Order', 'orders', 'Order');
+INSERT INTO webhookd.destination_target (id, integration_key, destination_channel_pk)
+  SELECT 'upgrade-target', 'upgrade-target', pk FROM webhookd.destination_channel
+   WHERE code = 'WEBHOOKSERVICES';
+INSERT INTO webhookd.event_configuration (destination_target_pk, event_class, export_name, integration_key)
+  SELECT pk, 'de.hybris.platform.webhookservices.event.ItemSavedEvent', 'saved',
+         'upgrade-target|de.hybris.platform.webhookservices.event.ItemSavedEvent|1'
     FROM webhookd.destination_target WHERE id = 'upgrade-target';
-INSERT INTO webhookd.consumed_destination (id, destination_target_pk, url, signing_secret)
-  SELECT 'upgrade-dest', pk, 'https://example.com/h', 'v1:k:x' FROM webhookd.destination_target
-   WHERE id = 'upgrade-target';
-INSERT INTO webhookd.string2string_map (owner_pk, key, value)
-  SELECT pk, 'a', 'b' FROM webhookd.consumed_destination WHERE id = 'upgrade-dest';
-INSERT INTO webhookd.webhook_configuration (consumed_destination_pk, integration_object_pk)
-  SELECT d.pk, i.pk FROM webhookd.consumed_destination d, webhookd.integration_object i
+INSERT INTO webhookd.consumed_destination (id, destination_target_pk, url, signing_secret, integration_key)
+  SELECT 'upgrade-dest', pk, 'https://example.com/h', 'v1:k:x', 'upgrade-dest|upgrade-target'
+    FROM webhookd.destination_target WHERE id = 'upgrade-target';
+INSERT INTO webhookd.string2string_map (owner_pk, key, value, integration_key)
+  SELECT pk, 'a', 'b', 'upgrade-dest%7Cupgrade-target|a' FROM webhookd.consumed_destination
+   WHERE id = 'upgrade-dest';
+INSERT INTO webhookd.webhook_configuration (consumed_destination_pk, integration_object_pk, integration_key)
+  SELECT d.pk, i.pk, 'upgrade-dest|upgrade-target|Order|de.hybris.platform.webhookservices.event.ItemSavedEvent'
+    FROM webhookd.consumed_destination d, webhookd.integration_object i
    WHERE d.id = 'upgrade-dest' AND i.code = 'Order';
 """
 
@@ -51,7 +55,7 @@ def seed_v2(cli):
 SEEDS = {
     1: ("SELECT name, password_hash, role, created_at FROM webhookd.users ORDER BY name",
         lambda cli: [cli.add_user(f"upgrade-{r}", r) for r in ("admin", "viewer", "publisher")]),
-    2: ("SELECT c.event_type, c.filter_location, c.row_version, d.id, d.url, d.active, d.signing_secret, "
+    2: ("SELECT c.integration_key, c.event_type, c.filter_location, c.row_version, d.id, d.url, d.active, d.signing_secret, "
         "t.id, ch.code, e.event_class, e.version, i.code, i.description, m.key, m.value "
         "FROM webhookd.webhook_configuration c JOIN webhookd.consumed_destination d ON d.pk = c.consumed_destination_pk "
         "JOIN webhookd.destination_target t ON t.pk = d.destination_target_pk "

@@ -1033,14 +1033,14 @@ def hooks(pg):
         BEGIN
           INSERT INTO public.{t}_log (kind, entity_type, integration_key, payload, seen)
           VALUES ('PRE', entity_type, integration_key, payload,
-                  (SELECT count(*) FROM webhookd.integration_object WHERE code = integration_key));
+                  (SELECT count(*) FROM webhookd.integration_object io WHERE io.code = $2));
         END $$;
       CREATE FUNCTION public.{t}_post(entity_type text, integration_key text, payload jsonb)
         RETURNS void LANGUAGE plpgsql AS $$
         BEGIN
           INSERT INTO public.{t}_log (kind, entity_type, integration_key, payload, seen)
           VALUES ('POST', entity_type, integration_key, payload,
-                  (SELECT count(*) FROM webhookd.integration_object WHERE code = integration_key));
+                  (SELECT count(*) FROM webhookd.integration_object io WHERE io.code = $2));
         END $$;
       CREATE FUNCTION public.{t}_reject(entity_type text, integration_key text, payload jsonb)
         RETURNS void LANGUAGE plpgsql AS $$
