@@ -2,11 +2,12 @@
 -- its configuration each time (target, channel, event configuration and
 -- integration object nested as references), so every request writes rows.
 local auth = os.getenv("BENCH_AUTH")
+-- tid is a global: setup() sets it in each thread's own Lua state.
 local n = 0
-local tid = 0
+threads = 0
 setup = function(thread)
-  tid = tid + 1
-  thread:set("tid", tid)
+  threads = threads + 1
+  thread:set("tid", threads)
 end
 request = function()
   n = n + 1

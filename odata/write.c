@@ -552,7 +552,6 @@ upsert_stmt(struct wctx *w, const struct odata_type *t, struct row *r, struct od
     bool secret)
 {
 	struct strbuf sql, set, cmp_old, cmp_new;
-	size_t u;
 	int i, nset = 0, rc;
 
 	strbuf_init(&sql);
@@ -573,15 +572,14 @@ upsert_stmt(struct wctx *w, const struct odata_type *t, struct row *r, struct od
 	strbuf_adds(&sql, ") SELECT ");
 	for (i = 0; i < r->n; i++)
 		strbuf_addf(&sql, "%sv.%s", i ? ", " : "", r->cols[i]);
-	strbuf_addf(&sql, " FROM v WHERE NOT EXISTS (SELECT 1 FROM %s y WHERE ", t->table);
-	for (u = 0; u < t->nunique; u++)
-		strbuf_addf(&sql, "%sy.%s = v.%s", u ? " AND " : "", t->unique_cols[u], t->unique_cols[u]);
+	strbuf_addf(&sql, " FROM v WHERE NOT EXISTS (SELECT 1 FROM %s y WHERE "
+	    "y.integration_key = v.integration_key", t->table);
 	for (i = 0; i < r->n; i++)
 		if (!r->key[i] && !r->insert_only[i])
 			strbuf_addf(&sql, " AND y.%s IS NOT DISTINCT FROM v.%s", r->cols[i], r->cols[i]);
-	strbuf_adds(&sql, ") ON CONFLICT (");
-	for (u = 0; u < t->nunique; u++)
-		strbuf_addf(&sql, "%s%s", u ? ", " : "", t->unique_cols[u]);
+	/* the stored key is as unique as the key attributes and is the one
+	 * index every writer of this row probes first */
+	strbuf_adds(&sql, ") ON CONFLICT (integration_key");
 	strbuf_adds(&sql, ") DO ");
 	for (i = 0; i < r->n; i++) {
 		if (r->key[i] || r->insert_only[i])
