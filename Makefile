@@ -100,10 +100,10 @@ build/fuzz/fuzz_odata_write: tests/fuzz/fuzz_odata_write.c $(wildcard odata/*.c 
 	@mkdir -p build/fuzz
 	$(FUZZCC) -o $@ $< odata/write.c odata/read.c odata/scope.c odata/stmt.c odata/model.c \
 	  odata/key.c odata/filter.c odata/filter_sql.c odata/strbuf.c odata/error.c odata/uri.c \
-	  odata/render.c -ljansson
+	  odata/render.c odata/utf8.c -ljansson
 build/fuzz/fuzz_odata_%: tests/fuzz/fuzz_odata_%.c odata/%.c odata/%.h
 	@mkdir -p build/fuzz
-	$(FUZZCC) -o $@ $< odata/$*.c
+	$(FUZZCC) -o $@ $< odata/$*.c odata/utf8.c
 fuzz:
 	@bash scripts/deps.sh fuzz
 	@$(MAKE) --no-print-directory $(FUZZ)

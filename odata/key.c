@@ -1,5 +1,6 @@
 /* key — the integrationKey codec; see key.h for the format. */
 #include "key.h"
+#include "utf8.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,58 +17,10 @@ static const char prop_prefix[] = "integrationKey=";
 
 /* ---- UTF-8 ---------------------------------------------------------- */
 
-/* Length of the character a lead byte announces; 0 for a byte that cannot
- * start one (a continuation byte, C0, C1, F5..FF). */
-static size_t
-lead_len(unsigned char c)
-{
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		return 2;
-	if (c >= 0xE0 && c <= 0xEF)
-		return 3;
-	if (c >= 0xF0 && c <= 0xF4)
-		return 4;
-	return 0;
-}
-
-/* The range the second byte must fall in: this is what rules out overlong
- * forms (E0, F0), UTF-16 surrogates (ED) and code points above U+10FFFF
- * (F4), which PostgreSQL would refuse later anyway. */
-static bool
-second_ok(unsigned char lead, unsigned char c)
-{
-	unsigned char lo = 0x80, hi = 0xBF;
-
-	if (lead == 0xE0)
-		lo = 0xA0;
-	else if (lead == 0xED)
-		hi = 0x9F;
-	else if (lead == 0xF0)
-		lo = 0x90;
-	else if (lead == 0xF4)
-		hi = 0x8F;
-	return c >= lo && c <= hi;
-}
-
 static bool
 utf8_valid(const unsigned char *s, size_t n)
 {
-	size_t i = 0, k, need;
-
-	while (i < n) {
-		need = lead_len(s[i]);
-		if (need == 0 || need > n - i)
-			return false;
-		if (need > 1 && !second_ok(s[i], s[i + 1]))
-			return false;
-		for (k = 2; k < need; k++)
-			if ((s[i + k] & 0xC0) != 0x80)
-				return false;
-		i += need;
-	}
-	return true;
+	return odata_utf8_bad((const char *)s, n) == n;
 }
 
 /* Length of s[0..len) without a multibyte character cut off at its end,
@@ -82,7 +35,7 @@ utf8_trim(const char *s, size_t len)
 		k++;
 	if (k == len || k == 4)
 		return len;
-	need = lead_len((unsigned char)s[len - 1 - k]);
+	need = odata_utf8_lead_len((unsigned char)s[len - 1 - k]);
 	return need > k + 1 ? len - 1 - k : len;
 }
 

@@ -5,6 +5,7 @@
  * echo(), which cuts it to ODATA_URI_MAX_ECHO bytes on a UTF-8 boundary
  * (the text has been checked to be valid UTF-8 before it is quoted). */
 #include "uri.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -57,60 +58,12 @@ clear_err(struct odata_uri_error *err)
 
 /* ---- UTF-8 -------------------------------------------------------------- */
 
-/* Length of the character a lead byte announces; 0 for a byte that cannot
- * start one (a continuation byte, C0, C1, F5..FF). */
-static size_t
-lead_len(unsigned char c)
-{
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		return 2;
-	if (c >= 0xE0 && c <= 0xEF)
-		return 3;
-	if (c >= 0xF0 && c <= 0xF4)
-		return 4;
-	return 0;
-}
-
-/* The second byte's range: rules out overlong forms, surrogates and code
- * points above U+10FFFF. */
-static bool
-second_ok(unsigned char lead, unsigned char c)
-{
-	unsigned char lo = 0x80, hi = 0xBF;
-
-	if (lead == 0xE0)
-		lo = 0xA0;
-	else if (lead == 0xED)
-		hi = 0x9F;
-	else if (lead == 0xF0)
-		lo = 0x90;
-	else if (lead == 0xF4)
-		hi = 0x8F;
-	return c >= lo && c <= hi;
-}
-
 /* Offset of the first byte of s[0..n) that is not part of a valid UTF-8
  * character, or n when the whole text is valid. */
 static size_t
 utf8_bad(const char *str, size_t n)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0, k, need;
-
-	while (i < n) {
-		need = lead_len(s[i]);
-		if (need == 0 || need > n - i)
-			return i;
-		if (need > 1 && !second_ok(s[i], s[i + 1]))
-			return i;
-		for (k = 2; k < need; k++)
-			if ((s[i + k] & 0xC0) != 0x80)
-				return i;
-		i += need;
-	}
-	return n;
+	return odata_utf8_bad(str, n);
 }
 
 /* The longest prefix of valid UTF-8 s[0..n) that has at most max bytes and
