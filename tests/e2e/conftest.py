@@ -597,3 +597,23 @@ def raw(server):
     yield connect
     for c in conns:
         c.close()
+
+
+# ---- OData clients, one per role (module-scoped: one server per module) ----
+
+@pytest.fixture(scope="module")
+def admin(server, users):
+    from odata_helpers import OData
+    return OData(server, users["admin"].headers)
+
+
+@pytest.fixture(scope="module")
+def viewer(server, users):
+    from odata_helpers import OData
+    return OData(server, users["viewer"].headers)
+
+
+@pytest.fixture(scope="module")
+def publisher(server, users):
+    from odata_helpers import OData
+    return OData(server, users["publisher"].headers)

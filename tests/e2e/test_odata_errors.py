@@ -29,16 +29,6 @@ def assert_common(r):
 
 
 @pytest.fixture(scope="module")
-def admin(server, users):
-    return OData(server, users["admin"].headers)
-
-
-@pytest.fixture(scope="module")
-def viewer(server, users):
-    return OData(server, users["viewer"].headers)
-
-
-@pytest.fixture(scope="module")
 def data(admin):
     class D:
         pass

@@ -49,16 +49,6 @@ def dest_specs(T, A, B):
 
 
 @pytest.fixture(scope="module")
-def admin(server, users):
-    return OData(server, users["admin"].headers)
-
-
-@pytest.fixture(scope="module")
-def viewer(server, users):
-    return OData(server, users["viewer"].headers)
-
-
-@pytest.fixture(scope="module")
 def data(admin):
     D = Data()
     D.T = T = uid("rd")

@@ -22,21 +22,6 @@ FORBIDDEN = odata_error("forbidden", "user is not authorized for the operation")
 STORED_SECRET = re.compile(r"^v1:[A-Za-z0-9_-]{1,16}:[A-Za-z0-9+/]+=*$")
 
 
-@pytest.fixture(scope="module")
-def admin(server, users):
-    return OData(server, users["admin"].headers)
-
-
-@pytest.fixture(scope="module")
-def viewer(server, users):
-    return OData(server, users["viewer"].headers)
-
-
-@pytest.fixture(scope="module")
-def publisher(server, users):
-    return OData(server, users["publisher"].headers)
-
-
 def url(server, set_, key):
     return server.url(entity_path(set_, key))
 
