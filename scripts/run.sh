@@ -43,7 +43,8 @@ fi
 port=$(sed -n 's/^port *= *\([0-9]*\).*/\1/p' webhookd.conf | tail -n1)
 port=${WEBHOOKD_PORT:-${port:-9002}}
 cat <<MSG
-  try:  curl --cacert var/tls/cert.pem -u "\$(cat var/admin.txt)" https://localhost:$port/metrics
+  try:  curl --cacert var/tls/cert.pem -u "\$(cat var/admin.txt)" https://localhost:$port/odata2webservices/WebhookService/DestinationChannels
+        curl --cacert var/tls/cert.pem -u "\$(cat var/admin.txt)" https://localhost:$port/metrics
         curl --cacert var/tls/cert.pem https://localhost:$port/readyz
 
 MSG
