@@ -96,6 +96,11 @@ build/fuzz/fuzz_odata_multipart: tests/fuzz/fuzz_odata_multipart.c odata/multipa
     odata/strbuf.c odata/strbuf.h
 	@mkdir -p build/fuzz
 	$(FUZZCC) -o $@ $< odata/multipart.c odata/strbuf.c
+build/fuzz/fuzz_odata_read: tests/fuzz/fuzz_odata_read.c $(wildcard odata/*.c odata/*.h)
+	@mkdir -p build/fuzz
+	$(FUZZCC) -o $@ $< odata/read.c odata/scope.c odata/stmt.c odata/model.c odata/key.c \
+	  odata/filter.c odata/filter_sql.c odata/strbuf.c odata/error.c odata/uri.c odata/render.c \
+	  odata/utf8.c -ljansson
 build/fuzz/fuzz_odata_write: tests/fuzz/fuzz_odata_write.c $(wildcard odata/*.c odata/*.h)
 	@mkdir -p build/fuzz
 	$(FUZZCC) -o $@ $< odata/write.c odata/read.c odata/scope.c odata/stmt.c odata/model.c \
