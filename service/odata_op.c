@@ -594,7 +594,7 @@ odata_op_fail_db(struct odata_op *op, const struct db_batch_result *r)
 	if (r->status == DB_UNAVAILABLE || strcmp(st, "57014") == 0 || strncmp(st, "08", 2) == 0 ||
 	    strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0) {
 		odata_fail(f, 503, "service_unavailable", NULL,
-		    "The database is unavailable; retry later.");
+		    "The service is temporarily unavailable; retry later.");
 	} else if (strncmp(st, "WH", 2) == 0 && e != NULL) {
 		const char *inner = PQresultErrorField(e, PG_DIAG_MESSAGE_DETAIL);
 

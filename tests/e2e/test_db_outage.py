@@ -72,6 +72,37 @@ def test_database_outage_is_503_and_the_server_recovers(own_pg, own_server, work
     srv.stop()
 
 
+ODATA = "/odata2webservices/WebhookService"
+
+
+def test_odata_reads_and_writes_are_503_while_the_database_is_down(own_pg, own_server, workdir):
+    cli = Cli(own_pg.conninfo, workdir)
+    pw = cli.add_user("odata-admin", "admin", password="odata-pw")
+    auth = ("odata-admin", pw)
+    srv = own_server()
+    assert srv.get(ODATA + "/DestinationChannels", auth=auth).status_code == 200   # warms the cache
+    own_pg.stop()
+    try:
+        wait_for(status_is(srv, "/readyz", 503), 10, what="/readyz to report 503")
+        assert_503(srv.get(ODATA + "/DestinationChannels('PULL')", auth=auth))
+        assert_503(srv.get(ODATA + "/WebhookConfigurations?$filter=eventType eq 'x'", auth=auth))
+        assert_503(srv.request("POST", ODATA + "/IntegrationObjects", auth=auth,
+                               headers={"Content-Type": "application/json"},
+                               data=b'{"code": "outage"}'))
+        # answered without the database: the document and $metadata
+        assert srv.get(ODATA + "/$metadata", auth=auth).status_code == 200
+    finally:
+        own_pg.start()
+    wait_for(status_is(srv, "/readyz", 200), 15, what="/readyz to recover")
+    srv.wait_db(2)
+    # nothing of the refused write was kept, and writes work again
+    assert srv.get(ODATA + "/IntegrationObjects('outage')", auth=auth).status_code == 404
+    r = srv.request("POST", ODATA + "/IntegrationObjects", auth=auth,
+                    headers={"Content-Type": "application/json"}, data=b'{"code": "outage"}')
+    assert r.status_code == 201, r.text
+    srv.stop()
+
+
 def test_retry_after_follows_the_configuration(own_pg, own_server):
     srv = own_server({"WEBHOOKD_RETRY_AFTER_S": 17})
     own_pg.stop()
