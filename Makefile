@@ -106,6 +106,10 @@ build/fuzz/fuzz_odata_write: tests/fuzz/fuzz_odata_write.c $(wildcard odata/*.c 
 	$(FUZZCC) -o $@ $< odata/write.c odata/read.c odata/scope.c odata/stmt.c odata/model.c \
 	  odata/key.c odata/filter.c odata/filter_sql.c odata/strbuf.c odata/error.c odata/uri.c \
 	  odata/render.c odata/utf8.c -ljansson
+build/fuzz/fuzz_odata_filter_eval: tests/fuzz/fuzz_odata_filter_eval.c $(wildcard odata/*.c odata/*.h)
+	@mkdir -p build/fuzz
+	$(FUZZCC) -o $@ $< odata/filter_eval.c odata/filter.c odata/filter_sql.c odata/strbuf.c \
+	  odata/utf8.c -ljansson
 build/fuzz/fuzz_odata_%: tests/fuzz/fuzz_odata_%.c odata/%.c odata/%.h
 	@mkdir -p build/fuzz
 	$(FUZZCC) -o $@ $< odata/$*.c odata/utf8.c
