@@ -651,6 +651,12 @@ parse_datetime(const char *s, size_t n, bool offset, struct odata_filter_datetim
 		return false;
 	if (!parse_seconds(s, n, &i, dt) || (offset && !parse_offset(s, n, &i, dt)) || i != n)
 		return false;
+	return odata_filter_datetime_valid(dt);
+}
+
+bool
+odata_filter_datetime_valid(const struct odata_filter_datetime *dt)
+{
 	return dt->year >= 1 && dt->month >= 1 && dt->month <= 12 && dt->day >= 1 &&
 	    dt->day <= days_in_month(dt->year, dt->month) && dt->hour <= 23 &&
 	    dt->minute <= 59 && dt->second <= 59;

@@ -173,6 +173,11 @@ void odata_filter_free(struct odata_filter *f);
  * always NUL-terminated when size > 0), or -1 when node is NULL. */
 int odata_filter_print(const struct odata_filter_node *node, char *buf, size_t size);
 
+/* True when the date and time fields name a real instant: year >= 1, the
+ * day exists in its month (leap years included), hh:mm:ss in range. The
+ * parser checks its literals with it; the JSON evaluator its ISO strings. */
+bool odata_filter_datetime_valid(const struct odata_filter_datetime *dt);
+
 /* Lower-case OData spellings: "eq", "substringof", "datetimeoffset"... */
 const char *odata_filter_binop_name(enum odata_filter_binop op);
 const char *odata_filter_func_name(enum odata_filter_func fn);

@@ -625,15 +625,6 @@ digits(const char *s, size_t len, size_t at, size_t n, int *out)
 	return true;
 }
 
-static int
-days_in_month(int y, int m)
-{
-	static const unsigned char days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return m == 2 && leap ? 29 : days[m - 1];
-}
-
 /* [:ss[.f+]] at s[*i]; digits past nanoseconds are dropped. */
 static bool
 iso_seconds(const char *s, size_t len, size_t *i, struct odata_filter_datetime *dt)
@@ -706,9 +697,7 @@ parse_iso(const char *s, size_t len, struct odata_filter_datetime *dt)
 		if (!iso_seconds(s, len, &i, dt) || !iso_offset(s, len, &i, dt) || i != len)
 			return false;
 	}
-	return dt->year >= 1 && dt->month >= 1 && dt->month <= 12 && dt->day >= 1 &&
-	    dt->day <= days_in_month(dt->year, dt->month) && dt->hour <= 23 &&
-	    dt->minute <= 59 && dt->second <= 59;
+	return odata_filter_datetime_valid(dt);
 }
 
 /* A non-null payload string becomes a datetime when it reads as one. */

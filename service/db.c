@@ -489,6 +489,22 @@ complete(struct conn *c)
 }
 
 /* Collect results; keep the first, or the first error when there are several. */
+/* A statement can yield several results: keep the first, or the first error
+ * when one follows, so that the caller sees why the statement failed. */
+static void
+keep_result(struct conn *c, PGresult *r)
+{
+	if (c->res == NULL) {
+		c->res = r;
+	} else if (PQresultStatus(r) == PGRES_FATAL_ERROR &&
+	    PQresultStatus(c->res) != PGRES_FATAL_ERROR) {
+		PQclear(c->res);
+		c->res = r;
+	} else {
+		PQclear(r);
+	}
+}
+
 static void
 collect(struct conn *c)
 {
@@ -500,15 +516,7 @@ collect(struct conn *c)
 			complete(c);
 			return;
 		}
-		if (c->res == NULL) {
-			c->res = r;
-		} else if (PQresultStatus(r) == PGRES_FATAL_ERROR &&
-		    PQresultStatus(c->res) != PGRES_FATAL_ERROR) {
-			PQclear(c->res);
-			c->res = r;
-		} else {
-			PQclear(r);
-		}
+		keep_result(c, r);
 	}
 }
 
@@ -641,15 +649,7 @@ batch_collect(struct conn *c)
 		default:
 			break;
 		}
-		if (c->res == NULL) {
-			c->res = r;
-		} else if (PQresultStatus(r) == PGRES_FATAL_ERROR &&
-		    PQresultStatus(c->res) != PGRES_FATAL_ERROR) {
-			PQclear(c->res);
-			c->res = r;
-		} else {
-			PQclear(r);
-		}
+		keep_result(c, r);
 	}
 }
 
