@@ -174,8 +174,8 @@ odata_key_predicate(const char *pred, size_t len, char **key_out)
 
 /* ---- splitting and decoding ----------------------------------------- */
 
-static int
-hex_val(unsigned char c)
+int
+odata_key_hex_value(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -194,8 +194,8 @@ decode_escape(const char *s, size_t n, unsigned char *byte)
 
 	if (n < 3)
 		return -1;
-	hi = hex_val((unsigned char)s[1]);
-	lo = hex_val((unsigned char)s[2]);
+	hi = odata_key_hex_value((unsigned char)s[1]);
+	lo = odata_key_hex_value((unsigned char)s[2]);
 	if (hi < 0 || lo < 0)
 		return -1;
 	*byte = (unsigned char)(hi << 4 | lo);

@@ -46,6 +46,10 @@ int odata_key_predicate(const char *pred, size_t len, char **key_out);
  * included), or out of memory. */
 int odata_key_split(const char *key, size_t arity, char ***values_out);
 
+/* The value of a hexadecimal digit (either case), or -1: shared with the
+ * URL decoder (uri.c). */
+int odata_key_hex_value(unsigned char c);
+
 /* Frees what odata_key_split() returned; v may be NULL. */
 void odata_key_free_values(char **v, size_t n);
 

@@ -114,18 +114,6 @@ is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Length of the identifier [A-Za-z_][A-Za-z0-9_]* at the start of s[0..n);
  * 0 when there is none. */
 static size_t
@@ -221,7 +209,8 @@ pct_decode(const char *s, size_t n, bool form, char **out, size_t *outlen, size_
 		if (c == '%') {
 			int hi = -1, lo = -1;
 
-			if (n - i < 3 || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0) {
+			if (n - i < 3 || (hi = odata_key_hex_value((unsigned char)s[i + 1])) < 0 ||
+			    (lo = odata_key_hex_value((unsigned char)s[i + 2])) < 0) {
 				free(d);
 				*bad = i;
 				return DEC_ESCAPE;
