@@ -1,6 +1,6 @@
 # webhookd — see README.md. `make run` and `make test` are the two commands.
 CC       ?= cc
-PKGS     := libevent libevent_openssl libevent_pthreads libpq jansson openssl
+PKGS     := libevent libevent_openssl libevent_pthreads libpq jansson openssl libcurl
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 CFLAGS   ?= -O2 -g
 CPPFLAGS := -std=c11 -D_GNU_SOURCE -Iservice -Iodata -Ibuild/gen $(WARN)
