@@ -38,7 +38,7 @@ static const struct {
 	[ODATA_SQL_INT64] = { "Edm.Int64", "int8" },
 	[ODATA_SQL_DECIMAL] = { "Edm.Decimal", "numeric" },
 	[ODATA_SQL_DOUBLE] = { "Edm.Double", "float8" },
-	[ODATA_SQL_DATETIME] = { "Edm.DateTime", "timestamp" },
+	[ODATA_SQL_DATETIME] = { "Edm.DateTime", "timestamptz" },	/* read as UTC */
 	[ODATA_SQL_DATETIMEOFFSET] = { "Edm.DateTimeOffset", "timestamptz" },
 	[ODATA_SQL_GUID] = { "Edm.Guid", "uuid" },
 	[ODATA_SQL_NULL] = { "null", NULL },
@@ -262,10 +262,13 @@ format_double(double d, char *buf, size_t size)
 	snprintf(buf, size, "%.17g", d);
 }
 
-/* ISO 8601 from the checked fields: 2024-01-31T10:00:00.1234567+01:00. */
+/* ISO 8601 from the checked fields: 2024-01-31T10:00:00.1234567+01:00.
+ * A datetime (no offset) is an instant in UTC: written with +00:00, so that
+ * its timestamptz parameter never depends on the session's TimeZone. */
 static void
-format_datetime(const struct odata_filter_datetime *dt, bool offset, char *buf, size_t size)
+format_datetime(const struct odata_filter_datetime *dt, bool has_offset, char *buf, size_t size)
 {
+	const int offset_minutes = has_offset ? dt->offset_minutes : 0;
 	size_t n;
 
 	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d", dt->year, dt->month, dt->day,
@@ -277,10 +280,10 @@ format_datetime(const struct odata_filter_datetime *dt, bool offset, char *buf, 
 		while (buf[n - 1] == '0')
 			buf[--n] = '\0';
 	}
-	if (offset && n < size) {
-		int m = dt->offset_minutes < 0 ? -dt->offset_minutes : dt->offset_minutes;
+	if (n < size) {
+		int m = offset_minutes < 0 ? -offset_minutes : offset_minutes;
 
-		snprintf(buf + n, size - n, "%c%02d:%02d", dt->offset_minutes < 0 ? '-' : '+',
+		snprintf(buf + n, size - n, "%c%02d:%02d", offset_minutes < 0 ? '-' : '+',
 		    m / 60 % 100, m % 60);
 	}
 }
@@ -751,6 +754,20 @@ emit_substring(struct strbuf *s, const struct expr *a, size_t argc)
 	strbuf_addc(s, ')');
 }
 
+/* year()..second() of an Edm.DateTime (a timestamptz read as UTC) take
+ * the fields of its UTC wall-clock time, whatever the session's TimeZone. */
+static const char *
+utc_open(const struct expr *x)
+{
+	return x->type == ODATA_SQL_DATETIME ? "(" : "";
+}
+
+static const char *
+utc_close(const struct expr *x)
+{
+	return x->type == ODATA_SQL_DATETIME ? " AT TIME ZONE 'UTC')" : "";
+}
+
 static void
 emit_call(struct strbuf *s, const struct odata_filter_node *n, const struct expr *a)
 {
@@ -773,13 +790,15 @@ emit_call(struct strbuf *s, const struct odata_filter_node *n, const struct expr
 		strbuf_addf(s, "replace(%s, %s, %s)", x, y, text(&a[2]));
 		break;
 	case ODATA_FILTER_SECOND:
-		strbuf_addf(s, "CAST(floor(EXTRACT(SECOND FROM %s)) AS int4)", x);
+		strbuf_addf(s, "CAST(floor(EXTRACT(SECOND FROM %s%s%s)) AS int4)", utc_open(&a[0]), x,
+		    utc_close(&a[0]));
 		break;
 	case ODATA_FILTER_ROUND:
 	case ODATA_FILTER_FLOOR:
 	case ODATA_FILTER_CEILING:	emit_rounding(s, n->call.fn, &a[0]); break;
 	default:
-		strbuf_addf(s, "CAST(EXTRACT(%s FROM %s) AS int4)", extract_field(n->call.fn), x);
+		strbuf_addf(s, "CAST(EXTRACT(%s FROM %s%s%s) AS int4)", extract_field(n->call.fn),
+		    utc_open(&a[0]), x, utc_close(&a[0]));
 		break;
 	}
 }

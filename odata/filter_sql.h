@@ -11,6 +11,14 @@
  * Double, DateTime, DateTimeOffset, Guid, null) and the root must be
  * Edm.Boolean. Every compiled sub-expression is parenthesized.
  *
+ * Edm.DateTime has no offset; webhookd reads it as UTC. In SQL both
+ * date-time types are timestamptz: a datetime'2024-01-31T10:00' literal is
+ * bound as "2024-01-31T10:00:00+00:00" with ::timestamptz (so comparing it
+ * with a timestamptz column, or with a datetimeoffset, is exact and uses
+ * the column's index whatever the session TimeZone), and year()..second()
+ * of an Edm.DateTime take the fields of its UTC time (x AT TIME ZONE
+ * 'UTC').
+ *
  * Null semantics: `x eq null` is (x IS NULL), `x ne null` (x IS NOT NULL),
  * `a ne b` is (a IS DISTINCT FROM b) (null ne 'a' is true), `a eq b` where
  * both sides may be null is (a IS NOT DISTINCT FROM b); other comparisons
@@ -29,8 +37,8 @@
  * Decimal literals are bound as their exact text. round() rounds half away
  * from zero (for Edm.Double via numeric, which assumes the default
  * extra_float_digits >= 1); round/floor/ceiling of an integer is the
- * integer. year()..second() of a datetimeoffset column use the session
- * TimeZone (set it to UTC). */
+ * integer. year()..second() of a datetimeoffset use the session TimeZone
+ * (set it to UTC). */
 #ifndef WEBHOOKD_ODATA_FILTER_SQL_H
 #define WEBHOOKD_ODATA_FILTER_SQL_H
 
@@ -47,7 +55,7 @@ enum odata_sql_type {
 	ODATA_SQL_INT64,
 	ODATA_SQL_DECIMAL,
 	ODATA_SQL_DOUBLE,
-	ODATA_SQL_DATETIME,		/* timestamp */
+	ODATA_SQL_DATETIME,		/* timestamptz, an instant read as UTC */
 	ODATA_SQL_DATETIMEOFFSET,	/* timestamptz */
 	ODATA_SQL_GUID,			/* uuid */
 	ODATA_SQL_NULL,			/* the null literal only */
@@ -74,8 +82,9 @@ struct odata_sql_params {
 };
 
 /* What a member path means in SQL. The expression's SQL type must be the
- * one type names: text, boolean, int4, int8, numeric, float8, timestamp,
- * timestamptz, uuid (so that int4 div int4 stays integer division). */
+ * one type names: text, boolean, int4, int8, numeric, float8, timestamptz
+ * (DateTime and DateTimeOffset), uuid (so that int4 div int4 stays integer
+ * division). */
 struct odata_sql_column {
 	char sql[256];		/* trusted, NUL-terminated, e.g. j2."id"; an operand
 				 * that needs no parentheses before `::` (a column

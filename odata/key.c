@@ -172,6 +172,45 @@ odata_key_predicate(const char *pred, size_t len, char **key_out)
 	return unquote(pred + skip, len - skip, key_out);
 }
 
+#define MAX_KEY_NAME 128
+
+int
+odata_key_predicate_named(const char *pred, size_t len, char **name_out, char **key_out)
+{
+	size_t k = 0;
+	char *name;
+
+	if (name_out == NULL || key_out == NULL) {
+		if (key_out != NULL)
+			*key_out = NULL;
+		return -1;
+	}
+	*name_out = NULL;
+	*key_out = NULL;
+	if (pred == NULL || len == 0 || memchr(pred, '\0', len) != NULL)
+		return -1;
+	if (pred[0] == '\'')
+		return unquote(pred, len, key_out);
+	/* name= then the quoted literal; no blanks anywhere (OData's ABNF) */
+	while (k < len && ((pred[k] >= 'A' && pred[k] <= 'Z') || (pred[k] >= 'a' && pred[k] <= 'z') ||
+	    pred[k] == '_' || (k > 0 && pred[k] >= '0' && pred[k] <= '9')))
+		k++;
+	if (k == 0 || k > MAX_KEY_NAME || k + 1 >= len || pred[k] != '=')
+		return -1;
+	if (unquote(pred + k + 1, len - k - 1, key_out) != 0)
+		return -1;
+	name = malloc(k + 1);
+	if (name == NULL) {
+		free(*key_out);
+		*key_out = NULL;
+		return -1;
+	}
+	memcpy(name, pred, k);
+	name[k] = '\0';
+	*name_out = name;
+	return 0;
+}
+
 /* ---- splitting and decoding ----------------------------------------- */
 
 int

@@ -36,6 +36,15 @@ char *odata_key_encode(const char *const *values, size_t n);
  * quotes, a lone ' inside, or anything after the closing quote. */
 int odata_key_predicate(const char *pred, size_t len, char **key_out);
 
+/* The same for any key property name: 'k' or <name>='k', where name is an
+ * identifier [A-Za-z_][A-Za-z0-9_]* of at most 128 bytes (case kept; the
+ * caller compares it with the type's key name, "integrationKey" or e.g.
+ * "id"). On success *name_out is the malloc'd name, or NULL for the bare
+ * form 'k', and *key_out as above. -1 (both set to NULL) on the errors
+ * above, with "a property other than integrationKey" read as "not an
+ * identifier". */
+int odata_key_predicate_named(const char *pred, size_t len, char **name_out, char **key_out);
+
 /* Splits key on '|' into exactly arity parts and form-URL-decodes each
  * ('+' -> space, %XX -> byte, hex in either case); a part that is exactly
  * "null" becomes NULL. On success *values_out is a malloc'd array of arity

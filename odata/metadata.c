@@ -59,13 +59,15 @@ indent(struct strbuf *b, int depth)
 		strbuf_adds(b, "  ");
 }
 
-/* ` name="HybrisCommerceOData.value"` */
+/* ` name="<namespace>.value"`, in the namespace of t's service */
 static void
-add_qattr(struct strbuf *b, const char *name, const char *value)
+add_qattr(struct strbuf *b, const struct odata_type *t, const char *name, const char *value)
 {
 	strbuf_addc(b, ' ');
 	strbuf_adds(b, name);
-	strbuf_adds(b, "=\"" ODATA_NAMESPACE ".");
+	strbuf_adds(b, "=\"");
+	odata_metadata_escape(b, t->service->ns);
+	strbuf_addc(b, '.');
 	odata_metadata_escape(b, value);
 	strbuf_addc(b, '"');
 }
@@ -84,7 +86,7 @@ add_assoc_name(struct strbuf *b, const char *attr, bool qualified,
 	}
 	odata_model_assoc_name(name, (size_t)len + 1, t, n);
 	if (qualified)
-		add_qattr(b, attr, name);
+		add_qattr(b, t, attr, name);
 	else
 		add_attr(b, attr, name);
 	free(name);
@@ -201,6 +203,8 @@ add_property(struct strbuf *b, const struct odata_type *t, const struct odata_pr
 		snprintf(num, sizeof(num), "%d", p->max_length);
 		add_attr(b, "MaxLength", num);
 	}
+	if (p->type == ODATA_EDM_DATETIME)
+		strbuf_adds(b, " Precision=\"3\"");   /* /Date(ms)/: milliseconds */
 	if (p->dflt != NULL)
 		add_attr(b, "DefaultValue", p->dflt);
 	if (key_attr)
@@ -222,13 +226,17 @@ add_entity_type(struct strbuf *b, const struct odata_type *t)
 	add_attr(b, "Name", t->name);
 	strbuf_addc(b, '>');
 	indent(b, 4);
-	strbuf_adds(b, "<Key><PropertyRef Name=\"" ODATA_KEY_NAME "\"/></Key>");
+	strbuf_adds(b, "<Key><PropertyRef");
+	add_attr(b, "Name", odata_model_key_name(t));
+	strbuf_adds(b, "/></Key>");
 	for (i = 0; i < t->nprops; i++)
 		add_property(b, t, &t->props[i]);
-	indent(b, 4);
-	strbuf_adds(b, "<Property Name=\"" ODATA_KEY_NAME "\" Type=\"Edm.String\" Nullable=\"false\"");
-	add_key_alias(b, t);
-	strbuf_adds(b, " sap:creatable=\"false\" sap:updatable=\"false\"/>");
+	if (!(t->flags & ODATA_TYPE_PLAIN_KEY)) {
+		indent(b, 4);
+		strbuf_adds(b, "<Property Name=\"" ODATA_KEY_NAME "\" Type=\"Edm.String\" Nullable=\"false\"");
+		add_key_alias(b, t);
+		strbuf_adds(b, " sap:creatable=\"false\" sap:updatable=\"false\"/>");
+	}
 	for (i = 0; i < t->nnavs; i++) {
 		const struct odata_nav *n = &t->navs[i];
 
@@ -259,13 +267,13 @@ add_association(struct strbuf *b, const struct odata_type *t, const struct odata
 	strbuf_addc(b, '>');
 	indent(b, 4);
 	strbuf_adds(b, "<End");
-	add_qattr(b, "Type", t->name);
+	add_qattr(b, t, "Type", t->name);
 	add_attr(b, "Multiplicity", source_mult(n));
 	add_role(b, "Role", t, n, true);
 	strbuf_adds(b, "/>");
 	indent(b, 4);
 	strbuf_adds(b, "<End");
-	add_qattr(b, "Type", n->target->name);
+	add_qattr(b, n->target, "Type", n->target->name);
 	add_attr(b, "Multiplicity", mult_text(n->mult));
 	add_role(b, "Role", t, n, false);
 	strbuf_adds(b, "/>");
@@ -296,42 +304,45 @@ add_association_set(struct strbuf *b, const struct odata_type *t, const struct o
 }
 
 void
-odata_metadata_build(struct strbuf *b)
+odata_metadata_build(struct strbuf *b, const struct odata_service *svc)
 {
-	size_t ntypes = odata_model_ntypes(), i, j;
+	size_t ntypes = odata_model_ntypes(svc), i, j;
 
 	strbuf_adds(b,
 	    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
 	    "<edmx:Edmx Version=\"1.0\" xmlns:edmx=\"" ODATA_XMLNS_EDMX "\""
 	    " xmlns:m=\"" ODATA_XMLNS_M "\" xmlns:sap=\"" ODATA_XMLNS_SAP "\">\n"
 	    "  <edmx:DataServices m:DataServiceVersion=\"2.0\">\n"
-	    "    <Schema Namespace=\"" ODATA_NAMESPACE "\" xmlns=\"" ODATA_XMLNS_EDM "\""
-	    " xmlns:s=\"" ODATA_XMLNS_S "\">");
+	    "    <Schema");
+	add_attr(b, "Namespace", svc->ns);
+	strbuf_adds(b, " xmlns=\"" ODATA_XMLNS_EDM "\" xmlns:s=\"" ODATA_XMLNS_S "\">");
 	for (i = 0; i < ntypes; i++)
-		add_entity_type(b, odata_model_type_at(i));
+		add_entity_type(b, odata_model_type_at(svc, i));
 	for (i = 0; i < ntypes; i++) {
-		const struct odata_type *t = odata_model_type_at(i);
+		const struct odata_type *t = odata_model_type_at(svc, i);
 
 		for (j = 0; j < t->nnavs; j++)
 			if (exposed(&t->navs[j]))
 				add_association(b, t, &t->navs[j]);
 	}
 	indent(b, 3);
-	strbuf_adds(b, "<EntityContainer Name=\"" ODATA_CONTAINER "\" m:IsDefaultEntityContainer=\"true\">");
+	strbuf_adds(b, "<EntityContainer");
+	add_attr(b, "Name", svc->container);
+	strbuf_adds(b, " m:IsDefaultEntityContainer=\"true\">");
 	for (i = 0; i < ntypes; i++) {
-		const struct odata_type *t = odata_model_type_at(i);
+		const struct odata_type *t = odata_model_type_at(svc, i);
 
 		indent(b, 4);
 		strbuf_adds(b, "<EntitySet");
 		add_attr(b, "Name", t->set);
-		add_qattr(b, "EntityType", t->name);
+		add_qattr(b, t, "EntityType", t->name);
 		if (t->flags & ODATA_TYPE_READ_ONLY)
 			strbuf_adds(b, " sap:creatable=\"false\" sap:updatable=\"false\""
 			    " sap:deletable=\"false\"");
 		strbuf_adds(b, "/>");
 	}
 	for (i = 0; i < ntypes; i++) {
-		const struct odata_type *t = odata_model_type_at(i);
+		const struct odata_type *t = odata_model_type_at(svc, i);
 
 		for (j = 0; j < t->nnavs; j++)
 			if (exposed(&t->navs[j]))
@@ -345,15 +356,21 @@ odata_metadata_build(struct strbuf *b)
 }
 
 char *
-odata_metadata_edmx(void)
+odata_metadata_service_edmx(const struct odata_service *svc)
 {
 	struct strbuf b;
 
 	strbuf_init(&b);
-	odata_metadata_build(&b);
+	odata_metadata_build(&b, svc);
 	if (b.failed) {
 		strbuf_free(&b);
 		return NULL;
 	}
 	return strbuf_detach(&b);
+}
+
+char *
+odata_metadata_edmx(void)
+{
+	return odata_metadata_service_edmx(&odata_webhook_service);
 }

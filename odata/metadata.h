@@ -1,4 +1,6 @@
-/* metadata — the $metadata document (OData V2 EDMX) of the entity model.
+/* metadata — the $metadata document (OData V2 EDMX) of one service of the
+ * entity model (the WebhookService, or WebhookMonitoring): only that
+ * service's types, associations and sets.
  *
  * Generated only from the model table (model.h); there is no per-type code.
  * The document is what SAP Commerce's Integration API emits for an
@@ -6,12 +8,16 @@
  * SDK generator, SAPUI5's ODataModel):
  *
  *   edmx:Edmx Version="1.0" > edmx:DataServices m:DataServiceVersion="2.0"
- *   > Schema Namespace="HybrisCommerceOData" with, per type in model order,
- *   an EntityType (Key/PropertyRef integrationKey; the model's properties in
- *   model order, then integrationKey; the exposed navigations), then one
- *   Association per exposed navigation, then EntityContainer "Container"
+ *   > Schema Namespace="HybrisCommerceOData" (the service's namespace) with,
+ *   per type of the service in model order, an EntityType (Key/PropertyRef
+ *   integrationKey; the model's properties in model order, then
+ *   integrationKey; the exposed navigations), then one Association per
+ *   exposed navigation, then EntityContainer "Container"
  *   (m:IsDefaultEntityContainer="true") with one EntitySet per type and one
  *   AssociationSet per Association.
+ *   A plain-key type (the monitoring types) has Key/PropertyRef naming its
+ *   key property (e.g. "id") and no integrationKey property of its own
+ *   making (Event.integrationKey is an ordinary property).
  *
  * Decisions:
  *  - One Association per exposed navigation, named FK_<Type>_<nav>
@@ -37,7 +43,8 @@
  *    key gives <Type>_integrationKey); s:Nullable="false" on ONE navigations.
  *  - Properties: Nullable="false" for NOT_NULL and key-attribute
  *    properties (and integrationKey); MaxLength when max_length > 0;
- *    DefaultValue when the model has a default.
+ *    DefaultValue when the model has a default; Edm.DateTime with
+ *    Precision="3" (the JSON carries milliseconds).
  *  - SAP V2 annotations (xmlns:sap="http://www.sap.com/Protocols/SAPData"),
  *    the ones SAPUI5 reads: integrationKey and READ_ONLY properties are
  *    sap:creatable="false" sap:updatable="false" (the server computes or
@@ -54,12 +61,17 @@
 
 #include "strbuf.h"
 
-/* Appends the EDMX document to b (strbuf's sticky failure on OOM).
- * odata_model_init() must have been called. */
-void odata_metadata_build(struct strbuf *b);
+struct odata_service;
 
-/* The EDMX document as a malloc'd NUL-terminated string; NULL when out of
- * memory. odata_model_init() must have been called. */
+/* Appends the EDMX document of service svc to b (strbuf's sticky failure on
+ * OOM). odata_model_init() must have been called. */
+void odata_metadata_build(struct strbuf *b, const struct odata_service *svc);
+
+/* The EDMX document of svc as a malloc'd NUL-terminated string; NULL when
+ * out of memory. odata_model_init() must have been called. */
+char *odata_metadata_service_edmx(const struct odata_service *svc);
+
+/* The WebhookService's document (what `webhookd metadata` prints). */
 char *odata_metadata_edmx(void);
 
 /* Appends s as XML text that is safe in an attribute value or element

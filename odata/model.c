@@ -8,10 +8,12 @@
 #define S ODATA_EDM_STRING
 #define B ODATA_EDM_BOOLEAN
 #define I ODATA_EDM_INT32
+#define DT ODATA_EDM_DATETIME
 #define WO ODATA_PROP_WRITE_ONLY
 #define RO ODATA_PROP_READ_ONLY
 #define NN ODATA_PROP_NOT_NULL
 #define GEN ODATA_PROP_GENERATED
+#define JSON ODATA_PROP_JSON
 
 #define ID_LEN   255
 #define URL_LEN  2048
@@ -136,13 +138,84 @@ static struct odata_nav string2string_navs[] = {
 };
 static const char *const string2string_key[] = { "owner/integrationKey", "key" };
 
-#define RESOLVED 0, {{{0}, 0, 0}}, {0}, 0
+/* ---- WebhookMonitoring (sql/0003_dispatch.sql; rows written by the
+ * dispatcher and the receivers, never through OData) ---- */
+static const char *const event_actions[] = { "created", "updated", "deleted", NULL };
+static const char *const delivery_statuses[] = {
+	"PENDING", "IN_FLIGHT", "DELIVERED", "FAILED", "DISCARDED", NULL,
+};
+
+/* ---- Event ---- */
+static const struct odata_prop event_props[] = {
+	{ "id", "id", S, NN, NULL, NULL, ID_LEN },
+	{ "integrationObject", "integration_object", S, NN, NULL, NULL, ID_LEN },
+	{ "action", "action", S, NN, NULL, event_actions, 0 },
+	{ "integrationKey", "subject_key", S, 0, NULL, NULL, 0 },   /* the event's subject */
+	{ "occurredAt", "occurred_at", DT, NN, NULL, NULL, 0 },
+	{ "receivedAt", "received_at", DT, NN, NULL, NULL, 0 },
+	{ "source", "source", S, NN, NULL, NULL, 0 },
+	{ "payload", "payload", S, NN | JSON, NULL, NULL, 0 },
+};
+static struct odata_nav event_navs[] = {
+	{ "deliveries", "Delivery", ODATA_MANY, "event_pk", 0, "event", NULL, NULL },
+};
+
+/* ---- Delivery ---- */
+static const struct odata_prop delivery_props[] = {
+	{ "id", "id", S, NN, NULL, NULL, ID_LEN },
+	{ "status", "status", S, NN, NULL, delivery_statuses, 0 },
+	{ "destinationKey", "destination_key", S, NN, NULL, NULL, 0 },
+	{ "attempts", "attempts", I, NN, NULL, NULL, 0 },
+	{ "nextAttemptAt", "next_attempt_at", DT, NN, NULL, NULL, 0 },
+	{ "lastStatusCode", "last_status_code", I, 0, NULL, NULL, 0 },
+	{ "createdAt", "created_at", DT, NN, NULL, NULL, 0 },
+	{ "deliveredAt", "delivered_at", DT, 0, NULL, NULL, 0 },
+};
+static struct odata_nav delivery_navs[] = {
+	{ "event", "Event", ODATA_ONE, "event_pk", 0, NULL, NULL, NULL },
+	{ "deliveryAttempts", "DeliveryAttempt", ODATA_MANY, "delivery_pk", 0, "delivery", NULL, NULL },
+};
+
+/* ---- DeliveryAttempt ---- */
+static const struct odata_prop delivery_attempt_props[] = {
+	{ "id", "id", S, NN, NULL, NULL, ID_LEN },
+	{ "attemptNo", "attempt_no", I, NN, NULL, NULL, 0 },
+	{ "startedAt", "started_at", DT, NN, NULL, NULL, 0 },
+	{ "durationMs", "duration_ms", I, NN, NULL, NULL, 0 },
+	{ "statusCode", "status_code", I, 0, NULL, NULL, 0 },
+	{ "error", "error", S, 0, NULL, NULL, 0 },
+	{ "responseExcerpt", "response_excerpt", S, 0, NULL, NULL, 0 },
+};
+static struct odata_nav delivery_attempt_navs[] = {
+	{ "delivery", "Delivery", ODATA_ONE, "delivery_pk", 0, NULL, NULL, NULL },
+};
+
+/* ---- InboundRequest ---- */
+static const struct odata_prop inbound_request_props[] = {
+	{ "id", "id", S, NN, NULL, NULL, ID_LEN },
+	{ "source", "source", S, NN, NULL, NULL, 0 },
+	{ "receivedAt", "received_at", DT, NN, NULL, NULL, 0 },
+	{ "verified", "verified", B, NN, NULL, NULL, 0 },
+	{ "senderId", "sender_id", S, 0, NULL, NULL, 0 },
+	{ "duplicate", "duplicate", B, NN, NULL, NULL, 0 },
+	{ "status", "status", I, NN, NULL, NULL, 0 },
+	{ "integrationMessageId", "integration_message_id", S, 0, NULL, NULL, 0 },
+	{ "path", "path", S, NN, NULL, NULL, 0 },
+};
+static struct odata_nav inbound_request_navs[] = {
+	{ "event", "Event", ODATA_OPTIONAL, "event_pk", 0, NULL, NULL, NULL },
+};
+
+#define RESOLVED NULL, 0, {{{0}, 0, 0}}, {0}, 0
 #define TYPE(name, set, table, props, navs, key, flags) \
 	{ name, set, "webhookd." table, props, N(props), navs, N(navs), key, N(key), flags, RESOLVED }
 #define LEAF(name, set, table, props, key, flags) \
 	{ name, set, "webhookd." table, props, N(props), NULL, 0, key, N(key), flags, RESOLVED }
+/* A monitoring type: read-only, keyed by its own "id" property. */
+#define MONITORED(name, set, table, props, navs) \
+	TYPE(name, set, table, props, navs, id_key, ODATA_TYPE_READ_ONLY | ODATA_TYPE_PLAIN_KEY)
 
-static struct odata_type types[] = {
+static struct odata_type webhook_types[] = {
 	TYPE("WebhookConfiguration", "WebhookConfigurations", "webhook_configuration",
 	     webhook_configuration_props, webhook_configuration_navs, webhook_configuration_key, 0),
 	TYPE("ConsumedDestination", "ConsumedDestinations", "consumed_destination",
@@ -164,6 +237,27 @@ static struct odata_type types[] = {
 	     string2string_props, string2string_navs, string2string_key, 0),
 };
 
+static struct odata_type monitoring_types[] = {
+	MONITORED("Event", "Events", "event", event_props, event_navs),
+	MONITORED("Delivery", "Deliveries", "delivery", delivery_props, delivery_navs),
+	MONITORED("DeliveryAttempt", "DeliveryAttempts", "delivery_attempt",
+	     delivery_attempt_props, delivery_attempt_navs),
+	MONITORED("InboundRequest", "InboundRequests", "inbound_request",
+	     inbound_request_props, inbound_request_navs),
+};
+
+const struct odata_service odata_webhook_service = {
+	"WebhookService", ODATA_NAMESPACE, ODATA_CONTAINER, 0, webhook_types, N(webhook_types),
+};
+const struct odata_service odata_monitoring_service = {
+	"WebhookMonitoring", ODATA_NAMESPACE, ODATA_CONTAINER, ODATA_SERVICE_READ_ONLY,
+	monitoring_types, N(monitoring_types),
+};
+
+static const struct odata_service *const services[] = {
+	&odata_webhook_service, &odata_monitoring_service,
+};
+
 static _Noreturn void
 model_bug(const char *type, const char *what)
 {
@@ -179,7 +273,8 @@ resolve_navs(struct odata_type *t)
 	for (i = 0; i < t->nnavs; i++) {
 		struct odata_nav *n = (struct odata_nav *)&t->navs[i];
 
-		n->target = odata_model_type(n->target_name);
+		/* navigations stay within one service */
+		n->target = odata_model_type(t->service, n->target_name);
 		if (n->target == NULL)
 			model_bug(t->name, n->name);
 	}
@@ -236,7 +331,7 @@ resolve_key(struct odata_type *t)
 			cur = n->target;
 			p = slash + 1;
 		}
-		if (strcmp(p, ODATA_KEY_NAME) != 0) {
+		if (!odata_model_is_synth_key(cur, p)) {
 			kp->prop = odata_model_prop(cur, p);
 			if (kp->prop == NULL || (kp->prop->flags & (ODATA_PROP_WRITE_ONLY | ODATA_PROP_READ_ONLY)))
 				model_bug(t->name, t->key_paths[k]);
@@ -247,50 +342,114 @@ resolve_key(struct odata_type *t)
 	}
 }
 
+/* What the read and write paths rely on: plain keys are one string property
+ * of the type; what writes cannot handle only appears in read-only types;
+ * a read-only service has only read-only types. */
+static void
+check_type(const struct odata_type *t)
+{
+	bool ro = (t->flags & ODATA_TYPE_READ_ONLY) != 0;
+	size_t i;
+
+	if ((t->service->flags & ODATA_SERVICE_READ_ONLY) && !ro)
+		model_bug(t->name, "a read-only service has only read-only types");
+	if (t->flags & ODATA_TYPE_PLAIN_KEY) {
+		if (!ro || t->nkeys != 1 || t->key[0].nhops != 0 || t->key[0].prop == NULL ||
+		    t->key[0].prop->type != ODATA_EDM_STRING ||
+		    (t->key[0].prop->flags & ODATA_PROP_JSON))
+			model_bug(t->name, "a plain key is one string property of a read-only type");
+	}
+	for (i = 0; i < t->nprops; i++) {
+		const struct odata_prop *p = &t->props[i];
+
+		if (!ro && (p->type == ODATA_EDM_DATETIME || (p->flags & ODATA_PROP_JSON)))
+			model_bug(t->name, p->name);
+		if ((p->flags & ODATA_PROP_JSON) && p->type != ODATA_EDM_STRING)
+			model_bug(t->name, p->name);
+	}
+}
+
 void
 odata_model_init(void)
 {
-	size_t i;
+	size_t s, i;
 
-	for (i = 0; i < N(types); i++)
-		types[i].index = (int)i;
-	for (i = 0; i < N(types); i++)
-		resolve_navs(&types[i]);
-	for (i = 0; i < N(types); i++)
-		resolve_key(&types[i]);
+	for (s = 0; s < N(services); s++) {
+		struct odata_type *ts = (struct odata_type *)services[s]->types;
+
+		for (i = 0; i < services[s]->ntypes; i++) {
+			ts[i].service = services[s];
+			ts[i].index = (int)i;
+		}
+	}
+	for (s = 0; s < N(services); s++)
+		for (i = 0; i < services[s]->ntypes; i++)
+			resolve_navs((struct odata_type *)&services[s]->types[i]);
+	for (s = 0; s < N(services); s++)
+		for (i = 0; i < services[s]->ntypes; i++)
+			resolve_key((struct odata_type *)&services[s]->types[i]);
+	for (s = 0; s < N(services); s++)
+		for (i = 0; i < services[s]->ntypes; i++)
+			check_type(&services[s]->types[i]);
+}
+
+const struct odata_service *
+odata_model_service(const char *name)
+{
+	size_t s;
+
+	for (s = 0; name != NULL && s < N(services); s++)
+		if (strcmp(services[s]->name, name) == 0)
+			return services[s];
+	return NULL;
 }
 
 size_t
-odata_model_ntypes(void)
+odata_model_ntypes(const struct odata_service *svc)
 {
-	return N(types);
+	size_t s, n = 0;
+
+	if (svc != NULL)
+		return svc->ntypes;
+	for (s = 0; s < N(services); s++)
+		n += services[s]->ntypes;
+	return n;
 }
 
 const struct odata_type *
-odata_model_type_at(size_t i)
+odata_model_type_at(const struct odata_service *svc, size_t i)
 {
-	return i < N(types) ? &types[i] : NULL;
-}
+	size_t s;
 
-const struct odata_type *
-odata_model_type(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < N(types); i++)
-		if (strcmp(types[i].name, name) == 0)
-			return &types[i];
+	if (svc != NULL)
+		return i < svc->ntypes ? &svc->types[i] : NULL;
+	for (s = 0; s < N(services); s++) {
+		if (i < services[s]->ntypes)
+			return &services[s]->types[i];
+		i -= services[s]->ntypes;
+	}
 	return NULL;
 }
 
 const struct odata_type *
-odata_model_set(const char *set_name)
+odata_model_type(const struct odata_service *svc, const char *name)
 {
-	size_t i;
+	size_t i, n = odata_model_ntypes(svc);
 
-	for (i = 0; i < N(types); i++)
-		if (strcmp(types[i].set, set_name) == 0)
-			return &types[i];
+	for (i = 0; i < n; i++)
+		if (strcmp(odata_model_type_at(svc, i)->name, name) == 0)
+			return odata_model_type_at(svc, i);
+	return NULL;
+}
+
+const struct odata_type *
+odata_model_set(const struct odata_service *svc, const char *set_name)
+{
+	size_t i, n = odata_model_ntypes(svc);
+
+	for (i = 0; i < n; i++)
+		if (strcmp(odata_model_type_at(svc, i)->set, set_name) == 0)
+			return odata_model_type_at(svc, i);
 	return NULL;
 }
 
@@ -325,6 +484,30 @@ odata_model_nav(const struct odata_type *t, const char *name)
 }
 
 const char *
+odata_model_key_name(const struct odata_type *t)
+{
+	return (t->flags & ODATA_TYPE_PLAIN_KEY) ? t->key[0].prop->name : ODATA_KEY_NAME;
+}
+
+const char *
+odata_model_key_column(const struct odata_type *t)
+{
+	return (t->flags & ODATA_TYPE_PLAIN_KEY) ? t->key[0].prop->column : "integration_key";
+}
+
+bool
+odata_model_is_synth_key(const struct odata_type *t, const char *name)
+{
+	return !(t->flags & ODATA_TYPE_PLAIN_KEY) && strcmp(name, ODATA_KEY_NAME) == 0;
+}
+
+bool
+odata_model_has_etag(const struct odata_type *t)
+{
+	return !(t->flags & ODATA_TYPE_PLAIN_KEY);
+}
+
+const char *
 odata_model_edm_name(enum odata_edm e)
 {
 	switch (e) {
@@ -332,6 +515,8 @@ odata_model_edm_name(enum odata_edm e)
 		return "Edm.Boolean";
 	case ODATA_EDM_INT32:
 		return "Edm.Int32";
+	case ODATA_EDM_DATETIME:
+		return "Edm.DateTime";
 	case ODATA_EDM_STRING:
 		break;
 	}

@@ -174,7 +174,7 @@ select_check_rest(struct ctx *cx, const struct odata_type *t, const struct odata
 			return odata_fail_no_property(cx->f, it->segs[i]);
 		t = nav->target;
 	}
-	if (it->star || strcmp(it->segs[last], ODATA_KEY_NAME) == 0 ||
+	if (it->star || odata_model_is_synth_key(t, it->segs[last]) ||
 	    readable(odata_model_prop(t, it->segs[last])) ||
 	    odata_model_nav(t, it->segs[last]) != NULL)
 		return 0;
@@ -208,7 +208,7 @@ select_item(struct ctx *cx, struct proj *root, const struct odata_option_path *i
 	}
 	if (p != root)
 		proj_restrict(p);
-	if (strcmp(it->segs[last], ODATA_KEY_NAME) == 0) {
+	if (odata_model_is_synth_key(p->t, it->segs[last])) {
 		p->key = true;
 		return 0;
 	}
@@ -246,6 +246,45 @@ proj_build(struct ctx *cx, const struct odata_type *t, const struct odata_option
 	return root;
 }
 
+/* ---- property values -------------------------------------------------- */
+
+/* The SQL value of property pr of the entity at alias, as $filter and
+ * $orderby see it (a JSON property as its text). */
+static void
+prop_sql(struct strbuf *out, int alias, const struct odata_prop *pr)
+{
+	if (pr->flags & ODATA_PROP_JSON)
+		strbuf_addf(out, "CAST(t%d.%s AS text)", alias, pr->column);
+	else
+		strbuf_addf(out, "t%d.%s", alias, pr->column);
+}
+
+/* As a flat column for render.c: an Edm.DateTime as milliseconds since
+ * the epoch (int8). */
+static void
+prop_flat_sql(struct strbuf *out, int alias, const struct odata_prop *pr)
+{
+	if (pr->type == ODATA_EDM_DATETIME)
+		strbuf_addf(out, "CAST(floor(EXTRACT(EPOCH FROM t%d.%s) * 1000) AS int8)", alias,
+		    pr->column);
+	else
+		prop_sql(out, alias, pr);
+}
+
+/* As a json_build_object value: what render.c writes (an Edm.DateTime as
+ * the text /Date(<ms>)/, NULL staying null). */
+static void
+prop_json_sql(struct strbuf *out, int alias, const struct odata_prop *pr)
+{
+	if (pr->type == ODATA_EDM_DATETIME) {
+		strbuf_adds(out, "('/Date(' || ");
+		prop_flat_sql(out, alias, pr);
+		strbuf_adds(out, " || ')/')");
+	} else {
+		prop_sql(out, alias, pr);
+	}
+}
+
 /* ---- scopes and entity JSON ------------------------------------------ */
 
 static void
@@ -278,8 +317,12 @@ key_ref(struct qscope *qs, const struct odata_type *t, int alias, struct strbuf 
 	qs->lat[qs->nlat++] = alias;
 	/* OFFSET 0 keeps the planner from pulling the subquery up and so
 	 * computing the key again at every place it is used. */
-	strbuf_addf(&qs->latsql, " CROSS JOIN LATERAL (SELECT z.k, $1 || '/%s(''' || "
-	    "webhookd.uri_key(z.k) || ''')' AS u FROM (SELECT ", t->set);
+	strbuf_addf(&qs->latsql, " CROSS JOIN LATERAL (SELECT z.k, $1 || '/%s(''' || ", t->set);
+	if (t->flags & ODATA_TYPE_PLAIN_KEY)
+		odata_render_plain_key_sql(&qs->latsql, "z.k");
+	else
+		strbuf_adds(&qs->latsql, "webhookd.uri_key(z.k)");
+	strbuf_adds(&qs->latsql, " || ''')' AS u FROM (SELECT ");
 	odata_scope_key_expr(&qs->s, t, alias, &qs->latsql);
 	strbuf_addf(&qs->latsql, " AS k) z OFFSET 0) k%d", alias);
 done:
@@ -356,14 +399,17 @@ entity_json(struct ctx *cx, struct qscope *qs, const struct proj *p, int alias,
 	uri_expr(qs, t, alias, out);
 	strbuf_adds(out, ", 'uri', ");
 	uri_expr(qs, t, alias, out);
-	strbuf_addf(out, ", 'type', '" ODATA_NAMESPACE ".%s', 'etag', 'W/\"' || t%d.row_version || '\"')",
-	    t->name, alias);
+	strbuf_addf(out, ", 'type', '%s.%s'", t->service->ns, t->name);
+	if (odata_model_has_etag(t))
+		strbuf_addf(out, ", 'etag', 'W/\"' || t%d.row_version || '\"'", alias);
+	strbuf_addc(out, ')');
 	for (i = 0; i < t->nprops; i++) {
 		if (!readable(&t->props[i]) || (!p->all && !(p->props & (1u << i))))
 			continue;
-		strbuf_addf(out, ", '%s', t%d.%s", t->props[i].name, alias, t->props[i].column);
+		strbuf_addf(out, ", '%s', ", t->props[i].name);
+		prop_json_sql(out, alias, &t->props[i]);
 	}
-	if (p->all || p->key) {
+	if (!(t->flags & ODATA_TYPE_PLAIN_KEY) && (p->all || p->key)) {
 		strbuf_adds(out, ", '" ODATA_KEY_NAME "', ");
 		key_ref(qs, t, alias, out);
 	}
@@ -412,14 +458,20 @@ flat_entity(struct ctx *cx, struct qscope *qs, const struct proj *p, int alias, 
 	}
 	if (!root)
 		n->col_pk = flat_colf(r, cols, alias, "pk");
-	n->col_version = flat_colf(r, cols, alias, "row_version");
-	n->col_key = flat_colf(r, cols, alias, "integration_key");
-	n->show_key = p->all || p->key;
+	if (odata_model_has_etag(t))
+		n->col_version = flat_colf(r, cols, alias, "row_version");
+	n->col_key = flat_colf(r, cols, alias, odata_model_key_column(t));
+	n->show_key = !(t->flags & ODATA_TYPE_PLAIN_KEY) && (p->all || p->key);
 	for (i = 0; i < t->nprops && n->nprops < 32; i++) {
 		if (!readable(&t->props[i]) || (!p->all && !(p->props & (1u << i))))
 			continue;
+		strbuf_init(&e);
+		prop_flat_sql(&e, alias, &t->props[i]);
 		n->props[n->nprops] = &t->props[i];
-		n->col_prop[n->nprops++] = flat_colf(r, cols, alias, t->props[i].column);
+		n->col_prop[n->nprops++] = flat_col(r, cols, e.s ? e.s : "NULL", e.len);
+		if (e.failed)
+			cols->failed = true;
+		strbuf_free(&e);
 	}
 	for (i = 0; i < t->nnavs && n->nnavs < 16; i++) {
 		const struct odata_nav *nav = &t->navs[i];
@@ -477,6 +529,8 @@ sql_type(enum odata_edm e)
 		return ODATA_SQL_BOOLEAN;
 	case ODATA_EDM_INT32:
 		return ODATA_SQL_INT32;
+	case ODATA_EDM_DATETIME:
+		return ODATA_SQL_DATETIME;   /* timestamptz, as filter_sql.h wants it */
 	case ODATA_EDM_STRING:
 		break;
 	}
@@ -509,7 +563,7 @@ resolve(void *arg, const char *const *segs, size_t nsegs, struct odata_sql_colum
 	}
 	*err_segment = nsegs - 1;
 	strbuf_init(&b);
-	if (strcmp(segs[nsegs - 1], ODATA_KEY_NAME) == 0) {
+	if (odata_model_is_synth_key(t, segs[nsegs - 1])) {
 		int k;
 
 		/* One context per entity (alias): a filter may name the same key
@@ -533,7 +587,7 @@ resolve(void *arg, const char *const *segs, size_t nsegs, struct odata_sql_colum
 		pr = odata_model_prop(t, segs[nsegs - 1]);
 		if (!readable(pr))
 			return ODATA_SQL_NOT_FOUND;
-		strbuf_addf(&b, "t%d.%s", alias, pr->column);
+		prop_sql(&b, alias, pr);
 		out->type = sql_type(pr->type);
 	}
 	if (b.failed || b.len >= sizeof(out->sql)) {
@@ -803,8 +857,8 @@ check_key(const struct odata_read_req *rq, struct odata_fail *f)
 {
 	char **v, msg[512];
 
-	if (rq->key == NULL)
-		return 0;
+	if (rq->key == NULL || (rq->type->flags & ODATA_TYPE_PLAIN_KEY))
+		return 0;   /* a plain key is any text */
 	if (odata_key_split(rq->key, rq->type->nkeys, &v) < 0) {
 		odata_key_error_message(msg, sizeof(msg), rq->key, rq->type->name);
 		return odata_fail(f, 400, "invalid_key", NULL, "%s", msg);

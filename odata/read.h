@@ -1,12 +1,21 @@
 /* read — the SQL of every OData read: an entity by key, a collection with
  * $filter/$orderby/$top/$skip/$skiptoken/$inlinecount, navigation from a
- * keyed entity, /$count, and the entity a write answers with.
+ * keyed entity, /$count, and the entity a write answers with. The same
+ * code serves both services (model.h): the type decides the key (stored
+ * integrationKey, or a plain key property), whether there is an etag, and
+ * how each property is selected.
  *
- * PostgreSQL builds the JSON itself (json_build_object, json_agg for
- * expanded collections), so one statement per read returns one ready text
- * per entity; $1 is always the service root URI used in __metadata and
- * __deferred links. Projection ($select, $expand) and paths are resolved
- * against the model; unknown names fail with 404 not_found as SAP does. */
+ * One statement per read selects flat columns that render.c turns into
+ * JSON; expanded collections are aggregated by PostgreSQL (json_agg of
+ * json_build_object) into one column. $1 is always the service root URI
+ * used in __metadata and __deferred links. Projection ($select, $expand)
+ * and paths are resolved against the model; unknown names fail with 404
+ * not_found as SAP does.
+ *
+ * Property values: an Edm.DateTime column is selected as milliseconds
+ * since the epoch (floor, so before 1970 too) for render.c, built as
+ * "/Date(<ms>)/" in expanded JSON, and compared as the timestamptz it is in
+ * $filter/$orderby (filter_sql.h); a JSON property is its text. */
 #ifndef WEBHOOKD_ODATA_READ_H
 #define WEBHOOKD_ODATA_READ_H
 

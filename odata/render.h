@@ -9,6 +9,14 @@
  * expanded entities. An expanded collection still arrives as one column of
  * JSON text built by PostgreSQL (read.c), copied verbatim.
  *
+ * Values by EDM type: Edm.String a JSON string (a JSON property's column is
+ * its text), Edm.Int32 the number as selected, Edm.Boolean from 't'/'f',
+ * Edm.DateTime "/Date(<ms>)/" from a column holding the milliseconds since
+ * the epoch (OData V2 verbose JSON, as SAP Gateway and the SAP Cloud SDK
+ * read it). A plain-key type's entities have no etag and no
+ * integrationKey; their URIs escape the key with the table behind
+ * odata_render_plain_key_sql().
+ *
  * A render tree is built by read.c together with its SQL, one node per
  * entity level, and lives as long as the statement. */
 #ifndef WEBHOOKD_ODATA_RENDER_H
@@ -30,9 +38,9 @@ enum odata_render_nav {
 struct odata_render_node {
 	const struct odata_type *t;
 	int col_pk;                          /* NULL here: the entity is null; -1: always present */
-	int col_version;
-	int col_key;                         /* the stored integration_key */
-	bool show_key;
+	int col_version;                     /* row_version (etag); -1: none */
+	int col_key;                         /* the key text (odata_model_key_column) */
+	bool show_key;                       /* the synthesized integrationKey */
 	int nprops;
 	const struct odata_prop *props[32];
 	int col_prop[32];
@@ -62,5 +70,10 @@ void odata_render_row(const struct odata_render *r, const struct odata_row *row,
                       const char *base_uri, struct strbuf *out);
 /* Appends s as a JSON string. */
 void odata_render_json_string(struct strbuf *out, const char *s);
+/* Appends SQL text computing, from the SQL text expr of a plain key, the
+ * key as written inside Set('...') of an entity URI: the same escaping as
+ * the URIs this module writes (nested replace() calls with fixed
+ * literals). */
+void odata_render_plain_key_sql(struct strbuf *out, const char *expr);
 
 #endif

@@ -52,17 +52,27 @@ odata_scope_key_expr(struct odata_scope *s, const struct odata_type *t, int alia
     struct strbuf *out)
 {
 	(void)s;
-	(void)t;
-	strbuf_addf(out, "t%d.integration_key", alias);
+	strbuf_addf(out, "t%d.%s", alias, odata_model_key_column(t));
 }
 
-/* The stored key is the canonical encoding of the values: compare with that. */
+/* The stored key is the canonical encoding of the values: compare with that.
+ * A plain key is its one value. */
 void
 odata_scope_values_cond(struct odata_scope *s, const struct odata_type *t, int alias,
     char *const *values, struct strbuf *out)
 {
-	char *key = odata_key_encode((const char *const *)values, t->nkeys);
+	char *key;
 
+	if (t->flags & ODATA_TYPE_PLAIN_KEY) {
+		if (values[0] == NULL) {
+			strbuf_adds(out, "FALSE");
+			return;
+		}
+		strbuf_addf(out, "(t%d.%s = $%d::text)", alias, odata_model_key_column(t),
+		    odata_sql_param_add(s->params, values[0]));
+		return;
+	}
+	key = odata_key_encode((const char *const *)values, t->nkeys);
 	if (key == NULL) {
 		out->failed = true;
 		return;
@@ -77,6 +87,12 @@ odata_scope_key_cond(struct odata_scope *s, const struct odata_type *t, int alia
 {
 	char **v;
 
+	if (t->flags & ODATA_TYPE_PLAIN_KEY) {
+		char *one[1] = { (char *)key };
+
+		odata_scope_values_cond(s, t, alias, one, out);
+		return 0;
+	}
 	if (odata_key_split(key, t->nkeys, &v) < 0) {
 		strbuf_adds(out, "FALSE");
 		return -1;

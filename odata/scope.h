@@ -36,16 +36,19 @@ void odata_scope_init(struct odata_scope *s, const struct odata_type *t,
 int  odata_scope_join(struct odata_scope *s, int parent_alias, const struct odata_nav *nav);
 /* " FROM <table> tR LEFT JOIN ... " */
 void odata_scope_from(const struct odata_scope *s, struct strbuf *out);
-/* The integrationKey of type t at alias, as SQL text. */
+/* The key text of type t at alias, as SQL: the stored integration_key, or a
+ * plain-key type's key column. */
 void odata_scope_key_expr(struct odata_scope *s, const struct odata_type *t, int alias,
                           struct strbuf *out);
 /* Appends a condition true exactly for the row of type t at alias whose key is
- * `key` (the whole integrationKey text). Returns 0, or -1 when the key does
- * not split into t's parts (wrong arity, undecodable): then "FALSE" is
- * appended, so callers that only filter can ignore the return value. */
+ * `key` (the whole integrationKey text, or a plain key's value as it is).
+ * Returns 0, or -1 when the key does not split into t's parts (wrong arity,
+ * undecodable; never for a plain key): then "FALSE" is appended, so callers
+ * that only filter can ignore the return value. */
 int  odata_scope_key_cond(struct odata_scope *s, const struct odata_type *t, int alias,
                           const char *key, struct strbuf *out);
-/* Same from already split values (t->nkeys of them, NULL = null). */
+/* Same from already split values (t->nkeys of them, NULL = null; a plain
+ * key's NULL value matches nothing). */
 void odata_scope_values_cond(struct odata_scope *s, const struct odata_type *t, int alias,
                              char *const *values, struct strbuf *out);
 /* "(SELECT tN.pk FROM ... WHERE <values cond>)": the pk of t's row with these

@@ -255,6 +255,7 @@ odata_path_free(struct odata_path *p)
 		return;
 	free(p->set);
 	free(p->key);
+	free(p->key_name);
 	free(p->nav);
 	free(p->content_id);
 	memset(p, 0, sizeof(*p));
@@ -346,7 +347,7 @@ parse_set_segment(const char *d, size_t off, size_t len, struct odata_path *out,
 		    "Malformed resource path at position %zu: unexpected text after the key predicate.",
 		    off + close + 1);
 	pred = s + k + 1;
-	if (odata_key_predicate(pred, close - k - 1, &out->key) != 0) {
+	if (odata_key_predicate_named(pred, close - k - 1, &out->key_name, &out->key) != 0) {
 		if (err != NULL) {
 			size_t m = utf8_cut(pred, close - k - 1, sizeof(err->key) - 1);
 

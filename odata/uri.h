@@ -24,13 +24,16 @@
  *                                     value, links)
  *
  * Set and navigation names are identifiers [A-Za-z_][A-Za-z0-9_]* of at most
- * ODATA_URI_MAX_IDENT bytes. p is the text odata_key_predicate() accepts:
- * 'k' or integrationKey='k'. Errors, by kind (what the server answers):
+ * ODATA_URI_MAX_IDENT bytes. p is the text odata_key_predicate_named()
+ * accepts: 'k' or name='k' for any identifier name (integrationKey='k',
+ * id='k'); the caller checks the name against the entity type's key name
+ * (odata_model_key_name) once it knows the type. Errors, by kind (what the
+ * server answers):
  *   MALFORMED (400): a bad or truncated % escape, a decoded NUL, invalid
  *     UTF-8 after decoding, a path not starting with '/', an empty segment
  *     ("//"), a predicate without its ')', text after the ')', a path longer
  *     than ODATA_URI_MAX_PATH;
- *   INVALID_KEY (400 invalid_key): odata_key_predicate() refused the text
+ *   INVALID_KEY (400 invalid_key): odata_key_predicate_named() refused the text
  *     between the parentheses; err->key holds that text so the caller can
  *     build SAP's message with the type name it knows;
  *   UNSUPPORTED (404 not_found): a segment that cannot name anything served
@@ -123,8 +126,10 @@ struct odata_path {
 	enum odata_path_kind kind;
 	char *set;		/* SET: the entity set name; else NULL */
 	bool has_key;		/* SET: a key predicate was given */
-	char *key;		/* has_key: the key text from odata_key_predicate()
+	char *key;		/* has_key: the key text from odata_key_predicate_named()
 				 * (decoded once, '' unescaped; not yet split) */
+	char *key_name;		/* has_key: the property named in name='k', or
+				 * NULL for the bare form 'k' */
 	char *nav;		/* navigation name (SET with key, CONTENT_ID) or NULL */
 	bool count;		/* ends in /$count (SET only) */
 	char *content_id;	/* CONTENT_ID: the text after '$', e.g. "1" */

@@ -89,6 +89,8 @@ scalar_text(struct wctx *w, const struct odata_type *t, const struct odata_prop 
 			break;
 		*out = strdup(json_is_true(v) ? "true" : "false");
 		return *out ? 0 : nomem(w);
+	case ODATA_EDM_DATETIME:
+		break;   /* only in read-only types (model.c), which are never written */
 	}
 	return odata_fail(w->f, 400, "invalid_attribute_value", p->name,
 	    "Property [%s] of [%s] must be %s.", p->name, t->name, odata_model_edm_name(p->type));

@@ -14,10 +14,15 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ssrf.h"
+
 /* POSIX requires the application to declare it. */
 extern char **environ;
 
-enum type { T_STRING, T_INT, T_BOOL, T_SIZE, T_LOG_LEVEL };
+/* T_DURATIONS and T_CIDRS are strings checked at load time by their
+ * parsers (config_durations, ssrf_allow_parse) and parsed again by their
+ * users, so a bad value stops start-up with the file and line. */
+enum type { T_STRING, T_INT, T_BOOL, T_SIZE, T_LOG_LEVEL, T_DURATIONS, T_CIDRS };
 
 struct key {
 	const char *name;
@@ -46,6 +51,8 @@ struct key {
 #define BOOL(n, d, h)         { #n, T_BOOL, FIELD(n, bool), 0, 1, d, h }
 #define SIZE(n, lo, hi, d, h) { #n, T_SIZE, FIELD(n, size_t), lo, hi, d, h }
 #define LEVEL(n, d, h)        { #n, T_LOG_LEVEL, FIELD(n, char *), 1, 0, d, h }
+#define DURS(n, d, h)         { #n, T_DURATIONS, FIELD(n, char *), 1, 0, d, h }
+#define CIDRS(n, d, h)        { #n, T_CIDRS, FIELD(n, char *), 0, 0, d, h }
 
 static const struct key keys[] = {
 	/* listener */
@@ -93,6 +100,33 @@ static const struct key keys[] = {
 	INT(batch_max_requests, 1, 100000, "200", "requests in one $batch"),
 	STR0(cors_allowed_origins, "",
 	     "comma-separated origins allowed by CORS (\"*\" = any); empty = none"),
+	/* dispatcher */
+	BOOL(dispatcher, "true", "run the dispatcher in this instance"),
+	INT(dispatcher_threads, 1, 64, "1", "dispatcher threads (event loops)"),
+	INT(dispatch_batch, 1, 10000, "200",
+	    "events fanned out, or deliveries claimed, per query"),
+	INT(dispatch_poll_ms, 10, 600000, "1000",
+	    "look for work this often even without a NOTIFY"),
+	INT(dispatch_max_connections, 1, 100000, "512",
+	    "outgoing connections per dispatcher thread"),
+	DURS(retry_schedule, "0,5s,5m,30m,2h,5h,10h,10h",
+	     "delay before each attempt; its length is the number of attempts"),
+	INT(retry_jitter_percent, 0, 100, "20", "random +/- spread of each delay"),
+	INT(connect_timeout_ms, 1, 600000, "5000", "connect timeout of a delivery"),
+	INT(deactivate_after_s, 1, 315360000, "432000",
+	    "continuous failure that deactivates a destination (5 days)"),
+	INT(lease_margin_s, 1, 3600, "30",
+	    "a claimed delivery's lease outlives its timeout by this much"),
+	INT(attempt_retention_s, 1, 315360000, "2592000",
+	    "attempts older than this are purged (30 days)"),
+	INT(event_retention_s, 1, 315360000, "2592000",
+	    "finished events older than this are purged with their deliveries"),
+	INT(purge_batch, 1, 100000, "1000", "rows deleted per purge statement"),
+	INT(rotation_overlap_s, 0, 31536000, "86400",
+	    "the previous signing secret signs too this long after a rotation"),
+	INT(publish_max_events, 1, 10000, "100", "events in one POST /api/v1/events"),
+	CIDRS(ssrf_allow, "",
+	      "special-use addresses deliveries may connect to, e.g. 127.0.0.1/32"),
 	/* logging */
 	STR(access_log, "-",
 	    "\"-\" = stdout, else a path reopened on SIGHUP"),
@@ -271,9 +305,82 @@ static int set_bool(struct config *cfg, const struct key *k, const char *value,
 	return 0;
 }
 
+/* "0", "250ms", "5s", "5m", "2h", "5d" or bare seconds, up to 30 days. */
+static int parse_duration(const char *s, size_t n, long long *ms)
+{
+	static const struct { const char *u; long long ms; } units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+		{ "d", 86400000 }, { "", 1000 },
+	};
+	size_t digits = 0;
+	long long v = 0;
+
+	while (digits < n && isdigit((unsigned char)s[digits]) && digits < 9)
+		v = v * 10 + (s[digits++] - '0');
+	if (digits == 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (n - digits == strlen(units[i].u) &&
+		    memcmp(s + digits, units[i].u, n - digits) == 0) {
+			*ms = v * units[i].ms;
+			return *ms <= 30LL * 86400000 ? 0 : -1;
+		}
+	}
+	return -1;
+}
+
+int config_durations(const char *list, long long *ms, int max)
+{
+	const char *p = list;
+	int n = 0;
+
+	for (;;) {
+		size_t len;
+
+		p += strspn(p, " \t");
+		len = strcspn(p, ",");
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (n == max || parse_duration(p, len, &ms[n]) < 0)
+			return -1;
+		n++;
+		p += strcspn(p, ",");
+		if (*p == '\0')
+			return n;
+		p++;
+	}
+}
+
+static int check_typed(const struct key *k, const char *value,
+		       const char *where, char *err, size_t errlen)
+{
+	long long ms[CONFIG_DURATIONS_MAX];
+	struct ssrf_allow allow;
+	char why[160];
+
+	if (k->type == T_DURATIONS &&
+	    config_durations(value, ms, CONFIG_DURATIONS_MAX) < 0) {
+		errorf(err, errlen, "%s: %s: expected 1..%d comma-separated "
+		       "durations such as 0, 500ms, 5s, 5m, 2h, 1d (each at "
+		       "most 30d), got '%s'", where, k->name,
+		       CONFIG_DURATIONS_MAX, value);
+		return -1;
+	}
+	if (k->type == T_CIDRS) {
+		if (ssrf_allow_parse(value, &allow, why, sizeof(why)) < 0) {
+			errorf(err, errlen, "%s: %s: %s", where, k->name, why);
+			return -1;
+		}
+		ssrf_allow_free(&allow);
+	}
+	return 0;
+}
+
 static int set_str(struct config *cfg, const struct key *k, const char *value,
 		   const char *where, char *err, size_t errlen)
 {
+	if (check_typed(k, value, where, err, errlen) < 0)
+		return -1;
 	if (k->type == T_LOG_LEVEL && !is_level(value)) {
 		errorf(err, errlen, "%s: %s: expected debug, info, warn or "
 		       "error, got '%s'", where, k->name, value);
@@ -309,6 +416,8 @@ int config_set(struct config *cfg, const char *key, const char *value,
 		return set_bool(cfg, k, value, where, err, errlen);
 	case T_STRING:
 	case T_LOG_LEVEL:
+	case T_DURATIONS:
+	case T_CIDRS:
 		return set_str(cfg, k, value, where, err, errlen);
 	}
 	return -1;
@@ -562,6 +671,8 @@ static const char *format_value(const struct config *cfg, const struct key *k,
 		return buf;
 	case T_STRING:
 	case T_LOG_LEVEL:
+	case T_DURATIONS:
+	case T_CIDRS:
 		s = *(char *const *)p;
 		return s ? s : "";
 	}
@@ -578,7 +689,7 @@ void config_dump(const struct config *cfg, void *stream)
 		const char *v = format_value(cfg, k, buf, sizeof(buf));
 		const char *q = "";
 
-		if (k->type == T_STRING || k->type == T_LOG_LEVEL)
+		if (k->type != T_INT && k->type != T_BOOL && k->type != T_SIZE)
 			q = needs_quotes(v) ? "\"" : "";
 		fprintf(f, "%s = %s%s%s\n", k->name, q, v, q);
 	}
@@ -588,7 +699,8 @@ void config_dump(const struct config *cfg, void *stream)
 void config_free(struct config *cfg)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
-		if (keys[i].type == T_STRING || keys[i].type == T_LOG_LEVEL) {
+		if (keys[i].type != T_INT && keys[i].type != T_BOOL &&
+		    keys[i].type != T_SIZE) {
 			char **slot = field(cfg, &keys[i]);
 
 			free(*slot);

@@ -39,10 +39,33 @@ struct config {
 	int     odata_page_max;      /* 1000: most rows per page */
 	int     batch_max_requests;  /* 200: requests in one $batch */
 	char   *cors_allowed_origins; /* "": comma-separated origins (or *) allowed by CORS */
+	/* dispatcher */
+	bool    dispatcher;          /* true: run the dispatcher in this instance */
+	int     dispatcher_threads;  /* 1 */
+	int     dispatch_batch;      /* 200 events or deliveries per claim */
+	int     dispatch_poll_ms;    /* 1000: poll without NOTIFY */
+	int     dispatch_max_connections; /* 512 outgoing connections per thread */
+	char   *retry_schedule;      /* "0,5s,5m,30m,2h,5h,10h,10h" (config_durations) */
+	int     retry_jitter_percent; /* 20 */
+	int     connect_timeout_ms;  /* 5000 */
+	int     deactivate_after_s;  /* 432000 (5 days) */
+	int     lease_margin_s;      /* 30 */
+	int     attempt_retention_s; /* 2592000 (30 days) */
+	int     event_retention_s;   /* 2592000 */
+	int     purge_batch;         /* 1000 rows per purge statement */
+	int     rotation_overlap_s;  /* 86400 */
+	int     publish_max_events;  /* 100 */
+	char   *ssrf_allow;          /* "": CIDR list (ssrf_allow_parse) */
 	/* logging */
 	char   *access_log;          /* "-" = stdout, else a path (reopened on SIGHUP) */
 	char   *log_level;           /* "info": debug|info|warn|error */
 };
+
+#define CONFIG_DURATIONS_MAX 32
+
+/* Parse "0, 500ms, 5s, 5m, 2h, 1d" (bare numbers are seconds; each at most
+ * 30 days) into ms[0..n); returns n (1..max) or -1. */
+int config_durations(const char *list, long long *ms, int max);
 
 /* Fill *cfg with the defaults above. */
 void config_defaults(struct config *cfg);

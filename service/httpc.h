@@ -67,13 +67,20 @@ typedef void (*httpc_cb)(void *arg, const struct httpc_resp *r);
 
 struct httpc *httpc_new(struct event_base *base, const struct httpc_opts *o);
 /* Every running request completes with HTTPC_E_ABORTED (callbacks run inside
- * httpc_free), then everything is released. */
+ * httpc_free), then everything is released. May be called from inside an
+ * httpc callback (the release then waits until that callback returns);
+ * httpc_send refuses from the moment httpc_free begins. Call it before
+ * event_base_free. */
 void httpc_free(struct httpc *c);
 
 /* Start a request; everything in req is copied. The callback runs exactly
  * once, from the loop, never inside httpc_send. Returns 0, or -1 when the
- * request could not be started (out of memory, libcurl refused) — then cb
- * is never called. */
+ * request could not be started (out of memory, libcurl refused, a method
+ * that is not an HTTP token, a header line holding CR or LF, body NULL with
+ * body_len > 0, httpc_free begun) — then cb is never called. A body (or any
+ * POST) is sent with Content-Length; "Expect:" is added to the headers
+ * unless they have an Expect line, so libcurl never waits for a
+ * 100-continue. */
 int httpc_send(struct httpc *c, const struct httpc_req *req, httpc_cb cb, void *arg);
 
 /* Requests running now. */

@@ -29,10 +29,27 @@ static _Atomic uint64_t latency_sum_us[METRICS_MAX_ROUTES];
 static const char *const counter_names[] = {
 	"connections_accepted", "connections_refused_limit", "request_timeouts",
 	"auth_failures", "auth_cache_hits", "auth_kdf_runs", "db_unavailable",
-	"db_reconnects",
+	"db_reconnects", "events_fanned_out", "deliveries_delivered",
+	"deliveries_retried", "deliveries_failed", "deliveries_discarded",
+	"destinations_deactivated",
 };
 #define NCOUNTER (sizeof(counter_names) / sizeof(counter_names[0]))
 static _Atomic uint64_t counters[NCOUNTER];
+
+/* Gauges: last value set, by the dispatcher's janitor. */
+static const char *const gauge_names[] = {
+	"deliveries_pending", "deliveries_oldest_pending_seconds",
+};
+#define NGAUGE (sizeof(gauge_names) / sizeof(gauge_names[0]))
+static _Atomic int64_t gauges[NGAUGE];
+
+void
+metrics_gauge(const char *name, int64_t value)
+{
+	for (size_t i = 0; i < NGAUGE; i++)
+		if (strcmp(gauge_names[i], name) == 0)
+			atomic_store_explicit(&gauges[i], value, memory_order_relaxed);
+}
 
 int
 metrics_route(const char *name)
@@ -149,4 +166,8 @@ metrics_render(struct evbuffer *out)
 	for (i = 0; i < NCOUNTER; i++)
 		evbuffer_add_printf(out, "# TYPE webhookd_%s_total counter\nwebhookd_%s_total %llu\n",
 		    counter_names[i], counter_names[i], (unsigned long long)load(&counters[i]));
+	for (i = 0; i < NGAUGE; i++)
+		evbuffer_add_printf(out, "# TYPE webhookd_%s gauge\nwebhookd_%s %lld\n",
+		    gauge_names[i], gauge_names[i],
+		    (long long)atomic_load_explicit(&gauges[i], memory_order_relaxed));
 }

@@ -13,6 +13,7 @@ struct evbuffer;
 int  metrics_route(const char *name);
 void metrics_request(int route, int status, uint64_t latency_us);
 void metrics_count(const char *name);   /* a named event counter, see metrics.c */
+void metrics_gauge(const char *name, int64_t value);  /* a named gauge, see metrics.c */
 void metrics_render(struct evbuffer *out);
 
 #endif

@@ -15,19 +15,49 @@
 #include "model.h"
 #include "render.h"
 #include "secrets.h"
+#include "sign.h"
 
-static char *edmx;          /* built once: the model never changes at run time */
-static size_t edmx_len;
+/* Built once per service: the model never changes at run time. */
+static struct {
+	const struct odata_service *svc;
+	char *edmx;
+	size_t len;
+} docs[] = {
+	{ &odata_webhook_service, NULL, 0 },
+	{ &odata_monitoring_service, NULL, 0 },
+};
 
 int
 odata_op_init(void)
 {
+	size_t i;
+
 	odata_model_init();
-	edmx = odata_metadata_edmx();
-	if (edmx == NULL)
-		return -1;
-	edmx_len = strlen(edmx);
+	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		if (docs[i].edmx == NULL)
+			docs[i].edmx = odata_metadata_service_edmx(docs[i].svc);
+		if (docs[i].edmx == NULL)
+			return -1;
+		docs[i].len = strlen(docs[i].edmx);
+	}
 	return 0;
+}
+
+static void reply_text(struct odata_op *op, int status, const char *ctype, const char *text,
+                       size_t len);
+
+static void
+reply_metadata(struct odata_op *op)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
+		if (docs[i].svc == op->in.service && docs[i].edmx != NULL) {
+			reply_text(op, 200, "application/xml", docs[i].edmx, docs[i].len);
+			return;
+		}
+	odata_fail(&op->fail, 500, "internal_error", NULL, "No metadata document.");
+	odata_op_set_fail(op, &op->fail);
 }
 
 void
@@ -63,19 +93,33 @@ json_media_type(const char *ct)
 
 /* ---- planning --------------------------------------------------------- */
 
+/* 400 invalid_key for the predicate text pred of an entity of type t (NULL:
+ * unknown): SAP's message for an integrationKey; for a plain key, which
+ * names the key property. */
+static void
+key_fail(struct odata_fail *f, const struct odata_type *t, const char *pred)
+{
+	char msg[512];
+
+	if (t != NULL && (t->flags & ODATA_TYPE_PLAIN_KEY)) {
+		odata_fail(f, 400, "invalid_key", NULL, "The key [%.300s] is invalid. Address [%s] "
+		    "by its key property: ('...') or (%s='...').", pred, t->name,
+		    odata_model_key_name(t));
+		return;
+	}
+	odata_key_error_message(msg, sizeof(msg), pred, t ? t->name : "");
+	odata_fail(f, 400, "invalid_key", NULL, "%s", msg);
+}
+
 static void
 uri_fail(struct odata_op *op, const struct odata_uri_error *e)
 {
 	struct odata_fail f;
 
 	switch (e->kind) {
-	case ODATA_URI_INVALID_KEY: {
-		char msg[512];
-
-		odata_key_error_message(msg, sizeof(msg), e->key, op->type ? op->type->name : "");
-		odata_fail(&f, 400, "invalid_key", NULL, "%s", msg);
+	case ODATA_URI_INVALID_KEY:
+		key_fail(&f, op->type, e->key);
 		break;
-	}
 	case ODATA_URI_UNSUPPORTED:
 		odata_fail(&f, 404, "not_found", NULL, "%s", e->message);
 		break;
@@ -93,7 +137,7 @@ uri_fail(struct odata_op *op, const struct odata_uri_error *e)
 
 /* The entity set named by the first path segment, for the key message too. */
 static const struct odata_type *
-set_type(const char *raw)
+set_type(const struct odata_service *svc, const char *raw)
 {
 	char name[129];
 	size_t n;
@@ -105,7 +149,28 @@ set_type(const char *raw)
 		return NULL;
 	memcpy(name, raw, n);
 	name[n] = '\0';
-	return odata_model_set(name);
+	return odata_model_set(svc, name);
+}
+
+/* name='k' naming a property other than the key: the predicate as it was
+ * written (name='k' with ' doubled) in the invalid_key message. */
+static bool
+check_key_name(struct odata_op *op)
+{
+	struct strbuf pred;
+
+	if (!op->path.has_key || op->path.key_name == NULL ||
+	    strcmp(op->path.key_name, odata_model_key_name(op->type)) == 0)
+		return true;
+	strbuf_init(&pred);
+	strbuf_addf(&pred, "%s='", op->path.key_name);
+	for (const char *k = op->path.key; *k; k++)
+		strbuf_adds(&pred, *k == '\'' ? "''" : (char[2]){ *k, 0 });
+	strbuf_addc(&pred, '\'');
+	key_fail(&op->fail, op->type, pred.s ? pred.s : "");
+	strbuf_free(&pred);
+	odata_op_set_fail(op, &op->fail);
+	return false;
 }
 
 static void
@@ -143,20 +208,12 @@ encrypt_cb(void *arg, const char *aad, const char *plain)
 static char *
 generate_cb(void *arg)
 {
-	unsigned char raw[32];
-	char *b, *s;
+	char s[SIGN_SECRET_MAX];
 
 	(void)arg;
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
+	if (sign_secret_generate(s) < 0)
 		return NULL;
-	b = b64_encode(raw, sizeof(raw));
-	if (b == NULL)
-		return NULL;
-	s = malloc(strlen(b) + 7);
-	if (s != NULL)
-		sprintf(s, "whsec_%s", b);
-	free(b);
-	return s;
+	return strdup(s);
 }
 
 static bool
@@ -235,8 +292,9 @@ service_document(struct odata_op *op)
 	size_t i;
 
 	reply_text(op, 200, "application/json", "{\"d\":{\"EntitySets\":[", 20);
-	for (i = 0; i < odata_model_ntypes(); i++)
-		strbuf_addf(&op->body, "%s\"%s\"", i ? "," : "", odata_model_type_at(i)->set);
+	for (i = 0; i < odata_model_ntypes(op->in.service); i++)
+		strbuf_addf(&op->body, "%s\"%s\"", i ? "," : "",
+		    odata_model_type_at(op->in.service, i)->set);
 	strbuf_adds(&op->body, "]}}");
 }
 
@@ -247,13 +305,22 @@ odata_op_prepare(struct odata_op *op)
 	bool get = op->in.method == HTTP_GET || op->in.method == HTTP_HEAD;
 
 	strbuf_init(&op->body);
-	op->type = set_type(op->in.path);   /* for the message of a bad key */
+	if (op->in.service == NULL)
+		op->in.service = &odata_webhook_service;
+	if ((op->in.service->flags & ODATA_SERVICE_READ_ONLY) && !get) {
+		/* every write, whatever it addresses (and however tunnelled) */
+		odata_fail(&op->fail, 405, "method_not_allowed", NULL,
+		    "The %s service is read-only.", op->in.service->name);
+		odata_op_set_fail(op, &op->fail);
+		return;
+	}
+	op->type = set_type(op->in.service, op->in.path);   /* for the message of a bad key */
 	if (odata_uri_parse_path(op->in.path, &op->path, &e) < 0 ||
 	    odata_options_parse(op->in.query, &op->opt, &e) < 0) {
 		uri_fail(op, &e);
 		return;
 	}
-	op->type = op->path.set ? odata_model_set(op->path.set) : NULL;
+	op->type = op->path.set ? odata_model_set(op->in.service, op->path.set) : NULL;
 	switch (op->path.kind) {
 	case ODATA_PATH_SERVICE:
 		if (get)
@@ -261,7 +328,7 @@ odata_op_prepare(struct odata_op *op)
 		break;
 	case ODATA_PATH_METADATA:
 		if (get)
-			reply_text(op, 200, "application/xml", edmx, edmx_len);
+			reply_metadata(op);
 		break;
 	case ODATA_PATH_SET:
 		if (op->type == NULL) {
@@ -270,6 +337,8 @@ odata_op_prepare(struct odata_op *op)
 			odata_op_set_fail(op, &op->fail);
 			return;
 		}
+		if (!check_key_name(op))
+			return;
 		plan_set(op);
 		return;
 	default:   /* $batch inside $batch, an unresolved Content-ID */
@@ -339,11 +408,18 @@ wrap_d(struct odata_op *op, int status, const char *json)
 	strbuf_addc(&op->body, '}');
 }
 
+/* "integration key", or a plain key's property name ("id") */
+static const char *
+key_label(const struct odata_type *t)
+{
+	return (t->flags & ODATA_TYPE_PLAIN_KEY) ? odata_model_key_name(t) : "integration key";
+}
+
 static void
 not_found(struct odata_op *op, const struct odata_type *t, const char *key)
 {
 	odata_fail(&op->fail, 404, "not_found", key,
-	    "[%s] with integration key [%s] was not found.", t->name, key);
+	    "[%s] with %s [%s] was not found.", t->name, key_label(t), key);
 	odata_op_set_fail(op, &op->fail);
 }
 
@@ -382,7 +458,8 @@ render_row(struct odata_op *op, const struct odata_stmt *st, const PGresult *res
 static void
 set_etag(struct odata_op *op, const struct odata_stmt *st, const PGresult *res)
 {
-	if (PQntuples(res) > 0 && st->render && st->render->n > 0)
+	if (PQntuples(res) > 0 && st->render && st->render->n > 0 &&
+	    st->render->nodes[0].col_version >= 0)
 		snprintf(op->etag, sizeof(op->etag), "W/\"%s\"",
 		    PQgetvalue(res, 0, st->render->nodes[0].col_version));
 }
@@ -448,8 +525,8 @@ finish_read(struct odata_op *op, PGresult *const *res)
 		if (n == 0) {
 			if (op->path.nav)
 				odata_fail(&op->fail, 404, "not_found", op->path.key,
-				    "[%s] with integration key [%s] has no [%s].", op->type->name,
-				    op->path.key, op->path.nav);
+				    "[%s] with %s [%s] has no [%s].", op->type->name,
+				    key_label(op->type), op->path.key, op->path.nav);
 			else
 				not_found(op, op->type, op->path.key);
 			odata_op_set_fail(op, &op->fail);

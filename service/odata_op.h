@@ -18,6 +18,8 @@
 struct secrets;
 
 struct odata_op_in {
+	const struct odata_service *service;   /* the model's service addressed;
+	                                          NULL: the WebhookService */
 	enum http_method method;         /* after X-HTTP-Method tunnelling */
 	const char *path;                /* raw, after the service root ("" or "/...") */
 	const char *query;               /* raw, "" when none */
@@ -53,7 +55,10 @@ struct odata_op {
 };
 
 /* Plans the operation. Afterwards kind is REPLY (answered: an error, the
- * service document, $metadata) or READ/WRITE with statements to run. */
+ * service document, $metadata) or READ/WRITE with statements to run. Any
+ * method but GET and HEAD on a read-only service (WebhookMonitoring) is
+ * 405 method_not_allowed, "The <name> service is read-only.", whatever the
+ * path. */
 void odata_op_prepare(struct odata_op *op);
 struct odata_stmts *odata_op_stmts(struct odata_op *op);
 /* The statements ran: res[0..n) are their results. */
@@ -69,7 +74,7 @@ void odata_op_set_fail(struct odata_op *op, const struct odata_fail *f);
 void odata_op_prefetched(struct odata_op *op, PGresult *const *res);
 void odata_op_free(struct odata_op *op);
 
-/* Once at start-up (builds the model and the cached EDMX). */
+/* Once at start-up (builds the model and each service's cached EDMX). */
 int  odata_op_init(void);
 
 #endif

@@ -11,12 +11,15 @@
 #include "auth.h"
 #include "config.h"
 #include "db.h"
+#include "model.h"
 #include "multipart.h"
 #include "odata_op.h"
 #include "server.h"
 
 struct exec {
 	struct http_request *req;
+	const struct odata_service *svc;   /* the model's service addressed */
+	const char *root;                  /* its root path, ODATA_*_ROOT */
 	char base_uri[320];
 	struct odata_op *ops;          /* the operations run together */
 	size_t nops;
@@ -294,6 +297,8 @@ reply_op(struct http_request *req, struct odata_op *op)
 static void
 single_done(struct exec *x)
 {
+	if (x->ops[0].status == 405 && (x->svc->flags & ODATA_SERVICE_READ_ONLY))
+		http_add_header(x->req, "Allow", "GET, HEAD");
 	reply_op(x->req, &x->ops[0]);
 }
 
@@ -323,8 +328,8 @@ base_uri(struct exec *x)
 	if (host == NULL || host[0] == '\0' || strlen(host) > 255 ||
 	    host[strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]")])
 		host = "localhost";
-	snprintf(x->base_uri, sizeof(x->base_uri), "%s://%s" ODATA_SERVICE_ROOT,
-	    x->req->worker->srv->cfg->tls ? "https" : "http", host);
+	snprintf(x->base_uri, sizeof(x->base_uri), "%s://%s%s",
+	    x->req->worker->srv->cfg->tls ? "https" : "http", host, x->root);
 }
 
 static void
@@ -335,6 +340,7 @@ op_init(struct exec *x, struct odata_op *op, enum http_method m, const char *pat
 	const struct config *cfg = x->req->worker->srv->cfg;
 
 	memset(op, 0, sizeof(*op));
+	op->in.service = x->svc;
 	op->in.method = m;
 	op->in.path = path;
 	op->in.query = query;
@@ -351,13 +357,22 @@ op_init(struct exec *x, struct odata_op *op, enum http_method m, const char *pat
 
 static void batch_start(struct exec *x);
 
+/* The service whose root the path starts with (route.c only sends those). */
+static bool
+under(const char *path, const char *root)
+{
+	size_t n = strlen(root);
+
+	return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
 void
 odata_service_handle(struct http_request *req)
 {
-	const char *path = req->path + strlen(ODATA_SERVICE_ROOT);
 	const char *csrf = http_header(req, "X-CSRF-Token");
 	struct exec *x = calloc(1, sizeof(*x));
 	size_t len = evbuffer_get_length(req->body);
+	const char *path;
 
 	if (x == NULL) {
 		http_reply_unavailable(req, NULL);
@@ -366,6 +381,14 @@ odata_service_handle(struct http_request *req)
 	req->ctx = x;
 	req->ctx_free = exec_free;
 	x->req = req;
+	if (under(req->path, ODATA_MONITORING_ROOT)) {
+		x->svc = &odata_monitoring_service;
+		x->root = ODATA_MONITORING_ROOT;
+	} else {
+		x->svc = &odata_webhook_service;
+		x->root = ODATA_SERVICE_ROOT;
+	}
+	path = req->path + strlen(x->root);
 	base_uri(x);
 	if (csrf && strcasecmp(csrf, "Fetch") == 0)
 		http_add_header(req, "X-CSRF-Token", csrf_token);
@@ -399,9 +422,9 @@ part_header(void *arg, const char *name)
 /* "path\0query" of a part's URL: absolute, rooted at the service, or relative.
  * Only the path may name the service root (a $filter literal may hold it). */
 static char *
-part_target(const char *url, const char **query)
+part_target(const char *service_root, const char *url, const char **query)
 {
-	const size_t root = strlen(ODATA_SERVICE_ROOT);
+	const size_t root = strlen(service_root);
 	size_t n;
 	char *s;
 
@@ -409,10 +432,10 @@ part_target(const char *url, const char **query)
 		url = strstr(url, "//") + 2;
 		url += strcspn(url, "/?");      /* the host is not ours to check */
 	}
-	if (strncmp(url, ODATA_SERVICE_ROOT, root) == 0 &&
+	if (strncmp(url, service_root, root) == 0 &&
 	    (url[root] == '/' || url[root] == '?' || url[root] == '\0'))
 		url += root;
-	else if (strncmp(url, ODATA_SERVICE_ROOT + 1, root - 1) == 0 &&
+	else if (strncmp(url, service_root + 1, root - 1) == 0 &&
 	    (url[root - 1] == '/' || url[root - 1] == '?' || url[root - 1] == '\0'))
 		url += root - 1;
 	n = strlen(url);
@@ -473,7 +496,7 @@ prepare_part(struct exec *x, const struct odata_batch_item *it, size_t i)
 	const struct odata_batch_request *r = &it->requests[i];
 	struct odata_op *op = &x->ops[i];
 	const char *query = "";
-	char *target = part_target(r->url, &query), *resolved;
+	char *target = part_target(x->root, r->url, &query), *resolved;
 	enum http_method m = method_of(r->method);
 	const char *tm = odata_batch_header(r, "X-HTTP-Method");
 
@@ -606,6 +629,17 @@ batch_next(struct exec *x)
 		return;
 	}
 	x->nops = it->nrequests;
+	if (it->kind == ODATA_BATCH_CHANGESET && (x->svc->flags & ODATA_SERVICE_READ_ONLY)) {
+		/* a change set is a write: one 405 part answers it, nothing runs */
+		x->nops = 1;
+		prepare_part(x, it, 0);
+		odata_fail(&x->ops[0].fail, 405, "method_not_allowed", NULL,
+		    "The %s service is read-only.", x->svc->name);
+		odata_op_set_fail(&x->ops[0], &x->ops[0].fail);
+		x->done = item_done;
+		item_done(x);
+		return;
+	}
 	for (i = 0; i < it->nrequests; i++) {
 		prepare_part(x, it, i);
 		if (it->kind == ODATA_BATCH_CHANGESET && x->ops[i].status >= 400) {

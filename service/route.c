@@ -10,7 +10,9 @@
 #include "auth.h"
 #include "db.h"
 #include "metrics.h"
+#include "api.h"
 #include "odata_service.h"
+#include "publish.h"
 #include "server.h"
 
 #define M(m) (1u << (m))
@@ -39,6 +41,17 @@ static struct route routes[] = {
 	  M(HTTP_GET) | M(HTTP_HEAD) | M(HTTP_POST) | M(HTTP_PUT) | M(HTTP_PATCH) |
 	  M(HTTP_MERGE) | M(HTTP_DELETE) | M(HTTP_OPTIONS),
 	  AUTH_ROLE_ADMIN | AUTH_ROLE_VIEWER, odata_service_handle, 0 },
+	/* read-only: odata_service answers writes with 405 */
+	{ "monitoring", ODATA_MONITORING_ROOT, true,
+	  M(HTTP_GET) | M(HTTP_HEAD) | M(HTTP_POST) | M(HTTP_PUT) | M(HTTP_PATCH) |
+	  M(HTTP_MERGE) | M(HTTP_DELETE) | M(HTTP_OPTIONS),
+	  AUTH_ROLE_ADMIN | AUTH_ROLE_VIEWER, odata_service_handle, 0 },
+	{ "events", "/api/v1/events", false, M(HTTP_POST),
+	  AUTH_ROLE_PUBLISHER | AUTH_ROLE_ADMIN, publish_handle, 0 },
+	{ "deliveries", "/api/v1/deliveries", true, M(HTTP_POST),
+	  AUTH_ROLE_ADMIN, api_deliveries_handle, 0 },
+	{ "destinations", "/api/v1/destinations", true, M(HTTP_POST),
+	  AUTH_ROLE_ADMIN, api_destinations_handle, 0 },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 

@@ -1,4 +1,5 @@
 #include "server.h"
+#include "dispatch.h"
 #include "odata_service.h"
 
 #include <arpa/inet.h>
@@ -256,6 +257,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	for (i = 0; i < m->srv->nworkers; i++)
 		event_active(&m->srv->workers[i].drain_ev, 0, 0);
+	if (m->srv->dispatch)
+		dispatch_drain(m->srv->dispatch);
 }
 
 static void
@@ -264,7 +267,8 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	struct main_state *m = arg;
 
 	(void)fd; (void)what;
-	if (atomic_load(&m->srv->workers_done) == m->srv->nworkers)
+	if (atomic_load(&m->srv->workers_done) == m->srv->nworkers &&
+	    (m->srv->dispatch == NULL || dispatch_done(m->srv->dispatch)))
 		event_base_loopbreak(m->base);
 }
 
@@ -296,7 +300,17 @@ run_loops(struct server *srv)
 	for (i = 0; i < srv->nworkers; i++, started++)
 		if (pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]) != 0)
 			break;
+	if (started == srv->nworkers)
+		srv->dispatch = dispatch_start(srv);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (started == srv->nworkers && srv->dispatch == NULL) {
+		log_error("cannot start the dispatcher");
+		for (i = 0; i < started; i++)
+			event_active(&srv->workers[i].drain_ev, 0, 0);
+		for (i = 0; i < started; i++)
+			pthread_join(srv->workers[i].thread, NULL);
+		goto out;
+	}
 	if (started == srv->nworkers) {
 		log_info("webhookd serving %s://%s:%d/ with %d worker(s)",
 		    srv->cfg->tls ? "https" : "http", srv->cfg->listen_address,
@@ -310,6 +324,8 @@ run_loops(struct server *srv)
 	}
 	for (i = 0; i < started; i++)
 		pthread_join(srv->workers[i].thread, NULL);
+	dispatch_free(srv->dispatch);
+	srv->dispatch = NULL;
 out:
 	for (i = 0; i < 3; i++)
 		if (sigs[i])

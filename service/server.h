@@ -51,6 +51,7 @@ struct server {
 	int schema_version;       /* latest migration this binary knows */
 	int nworkers;
 	struct worker *workers;
+	struct dispatch *dispatch;      /* NULL until started */
 	atomic_int workers_done;
 };
 

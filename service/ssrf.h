@@ -6,8 +6,13 @@
  * benchmarking, reserved or any other special-use range of IPv4 or IPv6
  * (IANA special-purpose registries). IPv4-mapped (::ffff:a.b.c.d),
  * IPv4-compatible, NAT64 (64:ff9b::/96) and 6to4 (2002::/16) addresses are
- * judged by the IPv4 address they carry. An allow-list from the
- * configuration (`ssrf_allow`) opens specific ranges again. */
+ * judged by the IPv4 address they carry; so is the /96 form of the
+ * local-use NAT64 prefix (64:ff9b:1::a.b.c.d), the rest of 64:ff9b:1::/48
+ * is refused (other RFC 6052 layouts hide which IPv4 address they reach).
+ * IPv6 outside 2000::/3 that no entry names is refused as "reserved", as is
+ * the 3fff::/20 documentation prefix (RFC 9637). An allow-list from the
+ * configuration (`ssrf_allow`) opens specific ranges again; it is matched
+ * against the address connected to and against the IPv4 address it carries. */
 #ifndef WEBHOOKD_SSRF_H
 #define WEBHOOKD_SSRF_H
 

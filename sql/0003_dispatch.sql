@@ -49,7 +49,7 @@ CREATE TABLE webhookd.event (
     integration_object  text NOT NULL CHECK (length(integration_object) BETWEEN 1 AND 255),
     action              text NOT NULL CHECK (action IN ('created', 'updated', 'deleted')),
     subject_key         text,                       -- the event's integrationKey
-    payload             jsonb NOT NULL,
+    payload             json NOT NULL,      -- the text as published
     occurred_at         timestamptz NOT NULL DEFAULT now(),
     received_at         timestamptz NOT NULL DEFAULT now(),
     source              text NOT NULL DEFAULT 'api',
@@ -85,7 +85,7 @@ BEGIN
     END IF;
     INSERT INTO webhookd.event (id, integration_object, action, subject_key,
                                 payload, occurred_at, source)
-    VALUES (eid, integration_object, action, integration_key, payload,
+    VALUES (eid, integration_object, action, integration_key, payload::json,
             coalesce(occurred_at, now()), coalesce(source, 'outbox'))
     ON CONFLICT ON CONSTRAINT event_id_key DO NOTHING;
     RETURN eid;
@@ -172,3 +172,42 @@ BEGIN
 END $$;
 CREATE TRIGGER destination_reactivated AFTER UPDATE OF active ON webhookd.consumed_destination
     FOR EACH ROW EXECUTE FUNCTION webhookd.destination_reactivated();
+
+-- Deleting a destination discards what was still to be sent to it (the
+-- deliveries stay, for the monitoring history).
+CREATE FUNCTION webhookd.destination_deleted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE webhookd.delivery SET status = 'DISCARDED', lease_owner = NULL, lease_until = NULL
+        WHERE destination_pk = OLD.pk AND status IN ('PENDING', 'IN_FLIGHT');
+    RETURN OLD;
+END $$;
+CREATE TRIGGER destination_deleted BEFORE DELETE ON webhookd.consumed_destination
+    FOR EACH ROW EXECUTE FUNCTION webhookd.destination_deleted();
+
+-- Deactivate destinations that answered 410 (gone) or have failed without
+-- a success for longer than after_s (failing). Touches consumed_destination
+-- only when something is to be deactivated, so that routine calls do not
+-- invalidate every dispatcher's cache. Returns how many were deactivated.
+CREATE FUNCTION webhookd.deactivate_destinations(gone bigint[], failing bigint[], after_s float8)
+RETURNS int LANGUAGE plpgsql AS $$
+DECLARE n int := 0;
+BEGIN
+    PERFORM 1 FROM webhookd.consumed_destination cd
+        JOIN webhookd.destination_state s ON s.destination_pk = cd.pk
+        WHERE cd.active AND (cd.pk = ANY(gone) OR (cd.pk = ANY(failing)
+              AND s.failing_since < now() - make_interval(secs => after_s)));
+    IF FOUND THEN
+        UPDATE webhookd.consumed_destination cd SET active = false,
+            deactivated_reason = CASE WHEN cd.pk = ANY(gone)
+                THEN 'The destination answered 410 Gone.'
+                ELSE 'Deliveries failed without a success since '
+                     || to_char(s.failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || '.'
+                END
+        FROM webhookd.destination_state s
+        WHERE s.destination_pk = cd.pk AND cd.active AND (cd.pk = ANY(gone) OR (cd.pk = ANY(failing)
+              AND s.failing_since < now() - make_interval(secs => after_s)));
+        GET DIAGNOSTICS n = ROW_COUNT;
+    END IF;
+    RETURN n;
+END $$;

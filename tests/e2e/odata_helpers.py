@@ -3,6 +3,7 @@
 Stable API (other test modules import it; only add, never change):
 
     BASE                      "/odata2webservices/WebhookService"
+    MONITORING_BASE           "/odata2webservices/WebhookMonitoring"
     NS                        "HybrisCommerceOData"
     ITEM_SAVED, ITEM_CREATED, ITEM_UPDATED, ITEM_DELETED   event type names
     uid(prefix="t")           a unique string "<prefix>-<12 hex>"
@@ -27,9 +28,12 @@ Stable API (other test modules import it; only add, never change):
         destination: a consumed_destination dict
 
   Client:
-    OData(server, headers)    wraps the conftest `server` fixture; headers are
-                              the user's (e.g. users["admin"].headers)
-      .get(path, params=None, headers=None)     path relative to BASE
+    OData(server, headers, base=BASE)
+                              wraps the conftest `server` fixture; headers are
+                              the user's (e.g. users["admin"].headers); base:
+                              the service root relative paths are under
+                              (MONITORING_BASE for WebhookMonitoring)
+      .get(path, params=None, headers=None)     path relative to base
             ("WebhookConfigurations", "WebhookConfigurations('k')/destination")
             or absolute ("/odata2..."/"http://..." e.g. a __next link);
             params: a dict (-> query(), None values dropped) or a raw query
@@ -65,6 +69,7 @@ from dataclasses import dataclass, field
 import requests
 
 BASE = "/odata2webservices/WebhookService"
+MONITORING_BASE = "/odata2webservices/WebhookMonitoring"
 NS = "HybrisCommerceOData"
 EVENT_PKG = "de.hybris.platform.webhookservices.event."
 ITEM_SAVED = EVENT_PKG + "ItemSavedEvent"
@@ -155,16 +160,17 @@ def webhook_configuration(destination, io_code, event_type=ITEM_SAVED, **extra):
 # ------------------------------------------------------------------ client --
 
 class OData:
-    def __init__(self, server, headers=None):
+    def __init__(self, server, headers=None, base=BASE):
         self.server = server
         self.headers = dict(headers or {})
+        self.base = base
 
     def _url(self, path, params=None):
         if path.startswith("http://") or path.startswith("https://"):
             url = path
         else:
             if not path.startswith("/"):
-                path = f"{BASE}/{path}"
+                path = f"{self.base}/{path}"
             url = path
         if params:
             q = query(params) if isinstance(params, dict) else params

@@ -52,6 +52,26 @@ def seed_v2(cli):
     assert p.returncode == 0, p.stderr
 
 
+SEED_V3 = """
+SELECT webhookd.publish_event('Order', 'created', '{"code": "o1"}', 'o1', 'upgrade-event');
+INSERT INTO webhookd.destination_state (destination_pk)
+  SELECT pk FROM webhookd.consumed_destination WHERE id = 'upgrade-dest';
+INSERT INTO webhookd.delivery (event_pk, destination_pk, destination_key, status, attempts)
+  SELECT e.pk, d.pk, d.integration_key, 'FAILED', 8 FROM webhookd.event e, webhookd.consumed_destination d
+   WHERE e.id = 'upgrade-event' AND d.id = 'upgrade-dest';
+INSERT INTO webhookd.delivery_attempt (delivery_pk, attempt_no, started_at, status_code, error)
+  SELECT pk, 8, '2026-11-24T10:00:00Z', 503, 'HTTP 503' FROM webhookd.delivery;
+INSERT INTO webhookd.inbound_request (source, status, path, integration_message_id)
+  VALUES ('src', 200, '/inbound/src', 'm1');
+"""
+
+
+def seed_v3(cli):
+    p = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", cli.conninfo, "-c", SEED_V3],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
 SEEDS = {
     1: ("SELECT name, password_hash, role, created_at FROM webhookd.users ORDER BY name",
         lambda cli: [cli.add_user(f"upgrade-{r}", r) for r in ("admin", "viewer", "publisher")]),
@@ -64,6 +84,13 @@ SEEDS = {
         "JOIN webhookd.integration_object i ON i.pk = c.integration_object_pk "
         "JOIN webhookd.string2string_map m ON m.owner_pk = d.pk ORDER BY d.id",
         seed_v2),
+    3: ("SELECT e.id, e.integration_object, e.action, e.subject_key, e.payload::text, e.source, "
+        "v.id, v.destination_key, v.status, v.attempts, a.attempt_no, a.started_at, a.status_code, "
+        "a.error, i.source, i.status, i.path, i.integration_message_id "
+        "FROM webhookd.event e JOIN webhookd.delivery v ON v.event_pk = e.pk "
+        "JOIN webhookd.delivery_attempt a ON a.delivery_pk = v.pk, webhookd.inbound_request i "
+        "ORDER BY e.id",
+        seed_v3),
 }
 
 

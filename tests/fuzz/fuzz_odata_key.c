@@ -186,6 +186,37 @@ static void fuzz_values(const uint8_t *data, size_t size)
 		free(vals[i]);
 }
 
+/* The named form accepts what the strict one does, and more: the name is
+ * an identifier before the first '=', the key no longer than the rest. */
+static void fuzz_named_predicate(const uint8_t *data, size_t size)
+{
+	char *pred = copy(data, size, 0), *key = (char *)"x", *name = (char *)"x", *strict = NULL;
+	int rc = odata_key_predicate_named(pred, size, &name, &key);
+
+	if (odata_key_predicate(pred, size, &strict) == 0) {
+		check(rc == 0 && strcmp(strict, key) == 0);
+		check(name == NULL || strcmp(name, "integrationKey") == 0);
+		free(strict);
+	}
+	if (rc == 0) {
+		check(memchr(data, 0, size) == NULL);
+		check(size >= 2 && strlen(key) <= size - 2);
+		if (name != NULL) {
+			size_t n = strlen(name);
+
+			check(n >= 1 && n <= 128 && n + 3 <= size && data[n] == '=');
+			check(memcmp(name, data, n) == 0);
+			check(strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "0123456789_") == n && !(name[0] >= '0' && name[0] <= '9'));
+		}
+		free(key);
+		free(name);
+	} else {
+		check(key == NULL && name == NULL);
+	}
+	free(pred);
+}
+
 static void fuzz_predicate(const uint8_t *data, size_t size)
 {
 	char *pred = copy(data, size, 0), *key = (char *)"x", *again;
@@ -200,6 +231,7 @@ static void fuzz_predicate(const uint8_t *data, size_t size)
 		check(key == NULL);
 	}
 	free(pred);
+	fuzz_named_predicate(data, size);
 }
 
 static void fuzz_split(const uint8_t *data, size_t size)

@@ -66,7 +66,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 2)
 		return 0;
-	t = odata_model_type_at(data[0] % odata_model_ntypes());
+	t = odata_model_type_at(NULL, data[0] % odata_model_ntypes(NULL));
 	mode = data[1];
 	q = strndup((const char *)data + 2, size - 2);
 	if (q == NULL)

@@ -91,7 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	memset(&rq, 0, sizeof(rq));
-	rq.type = odata_model_type_at(data[0] % odata_model_ntypes());
+	rq.type = odata_model_type_at(NULL, data[0] % odata_model_ntypes(NULL));
 	rq.mode = (enum odata_write_mode)(data[1] % 4);
 	rq.key = "a|b|c|d";
 	if (rq.type->nkeys == 1)

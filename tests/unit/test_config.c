@@ -54,6 +54,42 @@ static const struct tcase cases[] = {
 	{ "duplicate key: last wins", "port = 1\nport = 2\n", NULL, { NULL },
 	  OK("port = 2") },
 
+	/* durations (retry_schedule) and CIDR lists (ssrf_allow) */
+	{ "durations", "retry_schedule = 0, 500ms,5s ,5m,2h,1d,30d,7\n", NULL, { NULL },
+	  OK("retry_schedule = \"0, 500ms,5s ,5m,2h,1d,30d,7\"") },
+	{ "durations: one entry", "retry_schedule = 0\n", NULL, { NULL },
+	  OK("retry_schedule = 0") },
+	{ "durations: over 30 days", "retry_schedule = 0,31d\n", NULL, { NULL },
+	  ERR("@:1: retry_schedule: expected 1..32 comma-separated durations such as "
+	      "0, 500ms, 5s, 5m, 2h, 1d (each at most 30d), got '0,31d'") },
+	{ "durations: unknown unit", "retry_schedule = 5w\n", NULL, { NULL },
+	  ERR("@:1: retry_schedule: expected 1..32 comma-separated durations such as "
+	      "0, 500ms, 5s, 5m, 2h, 1d (each at most 30d), got '5w'") },
+	{ "durations: empty item", "retry_schedule = 0,,5s\n", NULL, { NULL },
+	  ERR("@:1: retry_schedule: expected 1..32 comma-separated durations such as "
+	      "0, 500ms, 5s, 5m, 2h, 1d (each at most 30d), got '0,,5s'") },
+	{ "durations: trailing comma", "retry_schedule = 0,5s,\n", NULL, { NULL },
+	  ERR("@:1: retry_schedule: expected 1..32 comma-separated durations such as "
+	      "0, 500ms, 5s, 5m, 2h, 1d (each at most 30d), got '0,5s,'") },
+	{ "durations: negative", "retry_schedule = -5s\n", NULL, { NULL },
+	  ERR("@:1: retry_schedule: expected 1..32 comma-separated durations such as "
+	      "0, 500ms, 5s, 5m, 2h, 1d (each at most 30d), got '-5s'") },
+	{ "durations: unit only", "retry_schedule = s\n", NULL, { NULL },
+	  ERR("@:1: retry_schedule: expected 1..32 comma-separated durations such as "
+	      "0, 500ms, 5s, 5m, 2h, 1d (each at most 30d), got 's'") },
+	{ "durations: too many", "retry_schedule = 1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
+	  "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1\n", NULL, { NULL },
+	  ERR("@:1: retry_schedule: expected 1..32 comma-separated durations such as "
+	      "0, 500ms, 5s, 5m, 2h, 1d (each at most 30d), got '1,1,1,1,1,1,1,1,1,1,1,1,"
+	      "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1'") },
+	{ "durations: from the environment", NULL, NULL,
+	  { "WEBHOOKD_RETRY_SCHEDULE=0,1s,2s" }, OK("retry_schedule = 0,1s,2s") },
+	{ "cidrs", "ssrf_allow = 127.0.0.1/32, ::1, 10.0.0.0/8\n", NULL, { NULL },
+	  OK("ssrf_allow = \"127.0.0.1/32, ::1, 10.0.0.0/8\"") },
+	{ "cidrs: empty", "ssrf_allow = \"\"\n", NULL, { NULL }, OK("ssrf_allow = \"\"") },
+	{ "cidrs: junk", "ssrf_allow = localhost\n", NULL, { NULL }, ERR(NULL) },
+	{ "cidrs: host bits", "ssrf_allow = 10.0.0.1/8\n", NULL, { NULL }, ERR(NULL) },
+
 	/* int */
 	{ "int values", "port = 8080\nworkers = 256\nkdf_iterations = 1000\n",
 	  NULL, { NULL },
@@ -418,6 +454,13 @@ static void run_case(void **state)
 	rc = config_load(&fx.cfg, path, err, sizeof(err));
 	if (rc != tc->rc)
 		fail_msg("rc %d, expected %d; err '%s'", rc, tc->rc, err);
+	if (rc < 0 && tc->err == NULL) {
+		/* the message comes from another module's parser (ssrf.c):
+		 * only its place and key are this module's */
+		if (strstr(err, ":1: ssrf_allow: ") == NULL)
+			fail_msg("unexpected error '%s'", err);
+		return;
+	}
 	if (rc < 0) {
 		expect_error(tc->err, path ? path : "", want, sizeof(want));
 		assert_string_equal(err, want);

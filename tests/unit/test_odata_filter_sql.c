@@ -31,7 +31,7 @@ static const struct fake_col {
 	{ "timeoutMillis", "t.\"timeout_millis\"", ODATA_SQL_INT64, false, 0 },
 	{ "price", "t.\"price\"", ODATA_SQL_DECIMAL, false, 0 },
 	{ "ratio", "t.\"ratio\"", ODATA_SQL_DOUBLE, false, 0 },
-	{ "created", "t.\"created\"", ODATA_SQL_DATETIME, false, 0 },
+	{ "created", "t.\"created\"", ODATA_SQL_DATETIME, false, 0 },	/* timestamptz, UTC */
 	{ "modified", "t.\"modified\"", ODATA_SQL_DATETIMEOFFSET, false, 0 },
 	{ "uid", "t.\"uid\"", ODATA_SQL_GUID, false, 0 },
 	{ "integrationKey", "t.\"ikey\"", ODATA_SQL_STRING, true, 0 },
@@ -196,6 +196,25 @@ check_error(const struct row *w, int rc, const struct odata_filter_sql_error *er
 	assert_int_equal(p->n, 0);
 }
 
+/* s without each " AT TIME ZONE 'UTC'" (in a static buffer). */
+static const char *
+without_utc(const char *s)
+{
+	static char buf[8192];
+	static const char utc[] = " AT TIME ZONE 'UTC'";
+	size_t n = 0;
+
+	while (*s && n + 1 < sizeof(buf)) {
+		if (strncmp(s, utc, sizeof(utc) - 1) == 0) {
+			s += sizeof(utc) - 1;
+			continue;
+		}
+		buf[n++] = *s++;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 static void
 check_row(const struct row *w, const struct odata_sql_resolver *r, const char *label)
 {
@@ -214,8 +233,9 @@ check_row(const struct row *w, const struct odata_sql_resolver *r, const char *l
 			fail_msg("%s: unexpected error: %s", label, err.message);
 		if (strcmp(out.s, w->sql) != 0)
 			fail_msg("%s:\n got %s\nwant %s", label, out.s, w->sql);
-		/* nothing from the URL is spliced: no quote ever reaches the SQL */
-		if (strchr(out.s, '\'') != NULL)
+		/* nothing from the URL is spliced: no quote ever reaches the SQL
+		 * but the fixed zone of an Edm.DateTime's fields */
+		if (strchr(without_utc(out.s), '\'') != NULL)
 			fail_msg("%s: a quote in the SQL", label);
 		check_params(w, &p, label);
 	}
@@ -354,22 +374,23 @@ static const struct row literal_rows[] = {
 	    "1.7976931348623157e+308"),
 	OK("ratio eq 0.30000000000000004", "(t.\"ratio\" = $1::float8)", "0.30000000000000004"),
 	OK("active eq false", "(t.\"active\" = $1::boolean)", "false"),
-	OK("created eq datetime'2024-01-31T10:00'", "(t.\"created\" = $1::timestamp)",
-	    "2024-01-31T10:00:00"),
-	OK("created eq datetime'2024-01-31T10:00:00.1234567'", "(t.\"created\" = $1::timestamp)",
-	    "2024-01-31T10:00:00.1234567"),
-	OK("created eq datetime'2024-02-29T23:59:59.50'", "(t.\"created\" = $1::timestamp)",
-	    "2024-02-29T23:59:59.5"),
-	OK("created eq datetime'0001-01-01T00:00'", "(t.\"created\" = $1::timestamp)",
-	    "0001-01-01T00:00:00"),
+	/* a datetime is UTC: bound with +00:00, never read in the session zone */
+	OK("created eq datetime'2024-01-31T10:00'", "(t.\"created\" = $1::timestamptz)",
+	    "2024-01-31T10:00:00+00:00"),
+	OK("created eq datetime'2024-01-31T10:00:00.1234567'", "(t.\"created\" = $1::timestamptz)",
+	    "2024-01-31T10:00:00.1234567+00:00"),
+	OK("created eq datetime'2024-02-29T23:59:59.50'", "(t.\"created\" = $1::timestamptz)",
+	    "2024-02-29T23:59:59.5+00:00"),
+	OK("created eq datetime'0001-01-01T00:00'", "(t.\"created\" = $1::timestamptz)",
+	    "0001-01-01T00:00:00+00:00"),
 	OK("modified eq datetimeoffset'2024-01-31T10:00:00Z'",
 	    "(t.\"modified\" = $1::timestamptz)", "2024-01-31T10:00:00+00:00"),
 	OK("modified eq datetimeoffset'2024-01-31T10:00+05:30'",
 	    "(t.\"modified\" = $1::timestamptz)", "2024-01-31T10:00:00+05:30"),
 	OK("modified eq datetimeoffset'2024-01-31T10:00:00.5-14:00'",
 	    "(t.\"modified\" = $1::timestamptz)", "2024-01-31T10:00:00.5-14:00"),
-	OK("modified gt datetime'2024-01-31T10:00:00'", "(t.\"modified\" > $1::timestamp)",
-	    "2024-01-31T10:00:00"),
+	OK("modified gt datetime'2024-01-31T10:00:00'", "(t.\"modified\" > $1::timestamptz)",
+	    "2024-01-31T10:00:00+00:00"),
 	OK("uid ne guid'00000000-0000-0000-0000-000000000000'",
 	    "(t.\"uid\" IS DISTINCT FROM $1::uuid)", "00000000-0000-0000-0000-000000000000"),
 	/* strings: unescaped, bound, never spliced */
@@ -436,21 +457,33 @@ static const struct row function_rows[] = {
 	    "1", "b"),
 	OK("replace(eventType, 'a', 'b') eq 'x'",
 	    "(replace(t.\"event_type\", $1::text, $2::text) = $3::text)", "a", "b", "x"),
+	/* the fields of an Edm.DateTime are its UTC ones; a DateTimeOffset's
+	 * the session's */
 	OK("year(created) eq 2024",
-	    "(CAST(EXTRACT(YEAR FROM t.\"created\") AS int4) = $1::int4)", "2024"),
+	    "(CAST(EXTRACT(YEAR FROM (t.\"created\" AT TIME ZONE 'UTC')) AS int4) = $1::int4)",
+	    "2024"),
 	OK("month(created) eq 1",
-	    "(CAST(EXTRACT(MONTH FROM t.\"created\") AS int4) = $1::int4)", "1"),
+	    "(CAST(EXTRACT(MONTH FROM (t.\"created\" AT TIME ZONE 'UTC')) AS int4) = $1::int4)",
+	    "1"),
 	OK("day(modified) eq 31",
 	    "(CAST(EXTRACT(DAY FROM t.\"modified\") AS int4) = $1::int4)", "31"),
 	OK("hour(created) eq 10",
-	    "(CAST(EXTRACT(HOUR FROM t.\"created\") AS int4) = $1::int4)", "10"),
+	    "(CAST(EXTRACT(HOUR FROM (t.\"created\" AT TIME ZONE 'UTC')) AS int4) = $1::int4)",
+	    "10"),
 	OK("minute(created) eq 0",
-	    "(CAST(EXTRACT(MINUTE FROM t.\"created\") AS int4) = $1::int4)", "0"),
+	    "(CAST(EXTRACT(MINUTE FROM (t.\"created\" AT TIME ZONE 'UTC')) AS int4) = $1::int4)",
+	    "0"),
 	OK("second(created) eq 59",
-	    "(CAST(floor(EXTRACT(SECOND FROM t.\"created\")) AS int4) = $1::int4)", "59"),
+	    "(CAST(floor(EXTRACT(SECOND FROM (t.\"created\" AT TIME ZONE 'UTC'))) AS int4) = "
+	    "$1::int4)", "59"),
+	OK("second(modified) eq 59",
+	    "(CAST(floor(EXTRACT(SECOND FROM t.\"modified\")) AS int4) = $1::int4)", "59"),
 	OK("year(datetime'2024-01-31T10:00') eq 2024",
-	    "(CAST(EXTRACT(YEAR FROM $1::timestamp) AS int4) = $2::int4)",
-	    "2024-01-31T10:00:00", "2024"),
+	    "(CAST(EXTRACT(YEAR FROM ($1::timestamptz AT TIME ZONE 'UTC')) AS int4) = $2::int4)",
+	    "2024-01-31T10:00:00+00:00", "2024"),
+	OK("year(datetimeoffset'2024-01-31T10:00Z') eq 2024",
+	    "(CAST(EXTRACT(YEAR FROM $1::timestamptz) AS int4) = $2::int4)",
+	    "2024-01-31T10:00:00+00:00", "2024"),
 	OK("round(ratio) eq 2",
 	    "(CAST(round(CAST(CAST(t.\"ratio\" AS text) AS numeric)) AS float8) = $1::int4)", "2"),
 	OK("round(price) eq 2", "(round(t.\"price\") = $1::int4)", "2"),
@@ -526,6 +559,106 @@ test_paths(void **state)
 {
 	(void)state;
 	run_rows(path_rows, COUNT(path_rows));
+}
+
+/* -------------------------------------------- Edm.DateTime properties */
+
+/* The monitoring service's timestamptz columns (createdAt, deliveredAt,
+ * occurredAt...) are Edm.DateTime: compared with datetime'...' (UTC) and
+ * datetimeoffset'...' literals as timestamptz parameters, so that
+ * `col > $n` can use the column's index; never with strings or numbers. */
+static const struct row datetime_rows[] = {
+	OK("created gt datetime'2026-11-24T09:00:00'", "(t.\"created\" > $1::timestamptz)",
+	    "2026-11-24T09:00:00+00:00"),
+	OK("created gt datetime'2026-11-24T09:00'", "(t.\"created\" > $1::timestamptz)",
+	    "2026-11-24T09:00:00+00:00"),
+	OK("created ge datetimeoffset'2026-11-24T10:00:00+01:00'",
+	    "(t.\"created\" >= $1::timestamptz)", "2026-11-24T10:00:00+01:00"),
+	OK("created lt datetimeoffset'2026-11-24T09:00:00.001Z'",
+	    "(t.\"created\" < $1::timestamptz)", "2026-11-24T09:00:00.001+00:00"),
+	OK("created le datetime'9999-12-31T23:59:59.9999999'", "(t.\"created\" <= $1::timestamptz)",
+	    "9999-12-31T23:59:59.9999999+00:00"),
+	OK("created ne datetime'2026-11-24T09:00'",
+	    "(t.\"created\" IS DISTINCT FROM $1::timestamptz)", "2026-11-24T09:00:00+00:00"),
+	OK("datetime'2026-11-24T09:00' lt created", "($1::timestamptz < t.\"created\")",
+	    "2026-11-24T09:00:00+00:00"),
+	OK("created eq null", "(t.\"created\" IS NULL)", NULL),
+	OK("created ge datetime'2026-11-24T09:00' and created lt datetime'2026-11-24T10:00'",
+	    "((t.\"created\" >= $1::timestamptz) AND (t.\"created\" < $2::timestamptz))",
+	    "2026-11-24T09:00:00+00:00", "2026-11-24T10:00:00+00:00"),
+	/* the UI's query: failed deliveries of a destination in the last hour */
+	OK("destination/id eq 'd1|t1' and eventType eq 'FAILED' and "
+	    "created gt datetime'2026-11-24T09:00:00'",
+	    "(((j1.\"id\" = $1::text) AND (t.\"event_type\" = $2::text)) AND "
+	    "(t.\"created\" > $3::timestamptz))", "d1|t1", "FAILED", "2026-11-24T09:00:00+00:00"),
+	OK("not (created gt datetime'2026-11-24T09:00')",
+	    "(NOT COALESCE((t.\"created\" > $1::timestamptz), false))", "2026-11-24T09:00:00+00:00"),
+	OK("created gt modified", "(t.\"created\" > t.\"modified\")", NULL),
+	OK("hour(created) ge 9", "(CAST(EXTRACT(HOUR FROM (t.\"created\" AT TIME ZONE 'UTC')) "
+	    "AS int4) >= $1::int4)", "9"),
+	/* type errors */
+	TYPE("created gt '2026-11-24T09:00:00'", 8,
+	    "Operator 'gt' is not applicable to Edm.DateTime and Edm.String at position 8."),
+	TYPE("eventType eq datetime'2026-11-24T09:00'", 10,
+	    "Operator 'eq' is not applicable to Edm.String and Edm.DateTime at position 10."),
+	TYPE("destination/id lt created", 15,
+	    "Operator 'lt' is not applicable to Edm.String and Edm.DateTime at position 15."),
+	TYPE("created gt 1764000000000", 8,
+	    "Operator 'gt' is not applicable to Edm.DateTime and Edm.Int64 at position 8."),
+	TYPE("created eq true", 8,
+	    "Operator 'eq' is not applicable to Edm.DateTime and Edm.Boolean at position 8."),
+	TYPE("created eq guid'01234567-89ab-cdef-0123-456789abcdef'", 8,
+	    "Operator 'eq' is not applicable to Edm.DateTime and Edm.Guid at position 8."),
+	TYPE("created", 0, "Expected an Edm.Boolean expression, found Edm.DateTime at position 0."),
+	TYPE("-created lt created", 0,
+	    "Operator '-' is not applicable to Edm.DateTime at position 0."),
+	TYPE("startswith(created, '2026')", 0,
+	    "Function 'startswith' is not applicable to Edm.DateTime, Edm.String at position 0."),
+	TYPE("round(created) eq 1", 0,
+	    "Function 'round' is not applicable to Edm.DateTime at position 0."),
+	TYPE("year('2026-11-24') eq 2026", 0,
+	    "Function 'year' is not applicable to Edm.String at position 0."),
+};
+
+static void
+test_datetime_properties(void **state)
+{
+	(void)state;
+	run_rows(datetime_rows, COUNT(datetime_rows));
+}
+
+/* Malformed datetime literals never reach the compiler: the parser refuses
+ * them (the server answers 400 invalid_query). */
+static void
+test_bad_datetime_literals(void **state)
+{
+	static const char *const bad[] = {
+		"created gt datetime'2026-13-01T00:00'",
+		"created gt datetime'2026-02-29T00:00'",	/* not a leap year */
+		"created gt datetime'2026-11-24'",		/* no time */
+		"created gt datetime'2026-11-24T24:00'",
+		"created gt datetime'2026-11-24T09:60'",
+		"created gt datetime'2026-11-24T09:00:00Z'",	/* offset in a datetime */
+		"created gt datetime'2026-11-24T09:00:00.12345678'",
+		"created gt datetime'0000-01-01T00:00'",
+		"created gt datetime''",
+		"created gt datetime'x'' or 1=1 --'",
+		"created gt datetime '2026-11-24T09:00'",
+		"created gt datetimeoffset'2026-11-24T09:00'",	/* no offset */
+		"created gt datetimeoffset'2026-11-24T09:00+14:01'",
+		"created gt datetime'2026-11-24T09:00",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < COUNT(bad); i++) {
+		struct odata_filter *f = NULL;
+		struct odata_filter_error err;
+
+		if (odata_filter_parse(bad[i], strlen(bad[i]), &f, &err) == 0)
+			fail_msg("bad literal %zu [%s] parsed", i, bad[i]);
+		assert_null(f);
+	}
 }
 
 /* ----------------------------------------------------------- type errors */
@@ -875,6 +1008,8 @@ main(void)
 		cmocka_unit_test(test_literals),
 		cmocka_unit_test(test_functions),
 		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_datetime_properties),
+		cmocka_unit_test(test_bad_datetime_literals),
 		cmocka_unit_test(test_type_errors),
 		cmocka_unit_test(test_no_key_eq),
 		cmocka_unit_test(test_resolve_calls),

@@ -204,6 +204,113 @@ test_predicate_bad_args(void **state)
 	assert_int_equal(odata_key_predicate("'a'", 3, NULL), -1);
 }
 
+/* ---- named predicates (any key property: integrationKey, id) ------------ */
+
+struct named_row {
+	const char *pred;
+	size_t len;		/* 0: strlen(pred) */
+	const char *name;	/* NULL: the bare form (or an error) */
+	const char *want;	/* NULL: -1 expected */
+};
+
+static const struct named_row named_rows[] = {
+	{ "'a'", 0, NULL, "a" },
+	{ "''", 0, NULL, "" },
+	{ "'it''s'", 0, NULL, "it's" },
+	{ "id='abc'", 0, "id", "abc" },
+	{ "id=''", 0, "id", "" },
+	{ "id='a''b'", 0, "id", "a'b" },
+	{ "id='a|b%7C'", 0, "id", "a|b%7C" },	/* no decoding here */
+	{ "integrationKey='a|b'", 0, "integrationKey", "a|b" },
+	{ "integrationkey='a'", 0, "integrationkey", "a" },	/* the caller compares */
+	{ "_='a'", 0, "_", "a" },
+	{ "a1_B2='x'", 0, "a1_B2", "x" },
+	{ "id='id='''", 0, "id", "id='" },
+	{ "id='a'", 5, NULL, NULL },		/* len cuts the closing quote off */
+	/* errors */
+	{ "", 0, NULL, NULL },
+	{ "id", 0, NULL, NULL },
+	{ "id=", 0, NULL, NULL },
+	{ "id=a", 0, NULL, NULL },
+	{ "id='a", 0, NULL, NULL },
+	{ "id='a'x", 0, NULL, NULL },
+	{ "id ='a'", 0, NULL, NULL },
+	{ "id= 'a'", 0, NULL, NULL },
+	{ " id='a'", 0, NULL, NULL },
+	{ "1d='a'", 0, NULL, NULL },
+	{ "i-d='a'", 0, NULL, NULL },
+	{ "i.d='a'", 0, NULL, NULL },
+	{ "='a'", 0, NULL, NULL },
+	{ "id=id='a'", 0, NULL, NULL },
+	{ "id='a',x='b'", 0, NULL, NULL },
+	{ "caf\xc3\xa9='a'", 0, NULL, NULL },
+	{ "id=\"a\"", 0, NULL, NULL },
+	{ "id='a\0b'", 8, NULL, NULL },
+	{ "id\0='a'", 7, NULL, NULL },
+	/* 128 bytes of name are fine, 129 are not */
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa='k'", 0,
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "k" },
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa='k'", 0, NULL, NULL },
+};
+
+static void
+test_named_predicate_rows(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(named_rows); i++) {
+		const struct named_row *r = &named_rows[i];
+		size_t len = r->len ? r->len : strlen(r->pred);
+		char *copy = malloc(len ? len : 1);
+		char *key = (char *)"sentinel", *name = (char *)"sentinel";
+		int rc;
+
+		assert_non_null(copy);
+		memcpy(copy, r->pred, len);
+		rc = odata_key_predicate_named(copy, len, &name, &key);
+		free(copy);
+		if (r->want == NULL) {
+			if (rc != -1 || key != NULL || name != NULL)
+				fail_msg("named row %zu (%s): want -1 and NULLs, got %d", i, r->pred, rc);
+			continue;
+		}
+		if (rc != 0 || key == NULL || strcmp(key, r->want) != 0)
+			fail_msg("named row %zu (%s): rc %d, got \"%s\", want \"%s\"", i, r->pred,
+			    rc, key ? key : "(null)", r->want);
+		if ((r->name == NULL) != (name == NULL) || (name && strcmp(name, r->name) != 0))
+			fail_msg("named row %zu (%s): name \"%s\", want \"%s\"", i, r->pred,
+			    name ? name : "(null)", r->name ? r->name : "(null)");
+		free(key);
+		free(name);
+	}
+	/* the strict form still only takes integrationKey */
+	{
+		char *key = NULL;
+
+		assert_int_equal(odata_key_predicate("id='a'", 6, &key), -1);
+		assert_null(key);
+	}
+}
+
+static void
+test_named_predicate_bad_args(void **state)
+{
+	char *key = (char *)"sentinel", *name = (char *)"sentinel";
+
+	(void)state;
+	assert_int_equal(odata_key_predicate_named(NULL, 0, &name, &key), -1);
+	assert_null(key);
+	assert_null(name);
+	key = (char *)"sentinel";
+	assert_int_equal(odata_key_predicate_named("'a'", 3, NULL, &key), -1);
+	assert_null(key);
+	assert_int_equal(odata_key_predicate_named("'a'", 3, &name, NULL), -1);
+}
+
 /* ---- split -------------------------------------------------------------- */
 
 struct split_row {
@@ -559,6 +666,8 @@ main(void)
 		cmocka_unit_test(test_encode_null_array),
 		cmocka_unit_test(test_predicate_rows),
 		cmocka_unit_test(test_predicate_bad_args),
+		cmocka_unit_test(test_named_predicate_rows),
+		cmocka_unit_test(test_named_predicate_bad_args),
 		cmocka_unit_test(test_split_rows),
 		cmocka_unit_test(test_split_bad_args),
 		cmocka_unit_test(test_split_long),

@@ -1,7 +1,8 @@
-/* odata_metadata_*: the EDMX document, checked against the model table
- * (every type, property, exposed navigation, association and set; hidden
- * navigations absent) after a small namespace-aware XML reader below has
- * accepted it as well-formed. The reader is itself tested on bad input, so
+/* odata_metadata_*: the EDMX document of each service (WebhookService,
+ * WebhookMonitoring), checked against the model table (every type of that
+ * service and none of the other's, property, exposed navigation,
+ * association and set; hidden navigations absent) after a small
+ * namespace-aware XML reader below has accepted it as well-formed. The reader is itself tested on bad input, so
  * a pass means something; tests/e2e/test_metadata.py adds xmllint and
  * Python's parser on the real binary's output. */
 #include <stdarg.h>
@@ -371,24 +372,46 @@ assoc_name(const struct odata_type *t, const struct odata_nav *n)
 
 /* ---- the document ----------------------------------------------------- */
 
+static const struct odata_service *const services[] = {
+	&odata_webhook_service, &odata_monitoring_service,
+};
+
+/* The document of svc, parsed (the tests below run once per service). */
+static const struct odata_service *svc;
 static char *edmx;
 static struct xdoc doc;
 static int schema = -1, container = -1;
+
+static void
+load(const struct odata_service *s)
+{
+	free(edmx);
+	svc = s;
+	edmx = odata_metadata_service_edmx(s);
+	assert_non_null(edmx);
+	if (xml_parse(&doc, edmx) < 0)
+		fail_msg("EDMX of %s not well-formed: %s", s->name, doc.err);
+	schema = child(&doc, 1, "Schema", NULL, NULL, 0);
+	container = child(&doc, schema, "EntityContainer", NULL, NULL, 0);
+}
+
+#define EACH_SERVICE(check) \
+	static void \
+	check##_all(void **state) \
+	{ \
+		size_t si; \
+		(void)state; \
+		for (si = 0; si < NELEM(services); si++) { \
+			load(services[si]); \
+			check(); \
+		} \
+	}
 
 static int
 setup(void **state)
 {
 	(void)state;
 	odata_model_init();
-	edmx = odata_metadata_edmx();
-	if (edmx == NULL)
-		return -1;
-	if (xml_parse(&doc, edmx) < 0) {
-		fprintf(stderr, "EDMX not well-formed: %s\n", doc.err);
-		return -1;
-	}
-	schema = child(&doc, 1, "Schema", NULL, NULL, 0);
-	container = child(&doc, schema, "EntityContainer", NULL, NULL, 0);
 	return 0;
 }
 
@@ -402,9 +425,8 @@ teardown(void **state)
 }
 
 static void
-test_envelope(void **state)
+test_envelope(void)
 {
-	(void)state;
 	assert_memory_equal(edmx, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n", 39);
 	assert_true(is(&doc.e[0], ODATA_XMLNS_EDMX, "Edmx"));
 	assert_int_equal(doc.e[0].parent, -1);
@@ -426,7 +448,17 @@ test_envelope(void **state)
 		    is(&doc.e[i], ODATA_XMLNS_EDM, doc.e[i].local));
 	/* one document, no trailing garbage, ends with a newline */
 	assert_int_equal(edmx[strlen(edmx) - 1], '\n');
+	/* only this service's types */
+	for (size_t i = 0; i < odata_model_ntypes(NULL); i++) {
+		const struct odata_type *t = odata_model_type_at(NULL, i);
+		int n = count_children(&doc, schema, "EntityType", "Name", t->name);
+
+		assert_int_equal(n, t->service == svc ? 1 : 0);
+		assert_int_equal(count_children(&doc, container, "EntitySet", "Name", t->set),
+		    t->service == svc ? 1 : 0);
+	}
 }
+EACH_SERVICE(test_envelope)
 
 static bool
 key_attr_prop(const struct odata_type *t, const struct odata_prop *p)
@@ -438,15 +470,15 @@ key_attr_prop(const struct odata_type *t, const struct odata_prop *p)
 }
 
 static void
-test_entity_types(void **state)
+test_entity_types(void)
 {
 	size_t i, j;
 
-	(void)state;
 	assert_int_equal(count_children(&doc, schema, "EntityType", NULL, NULL),
-	    (int)odata_model_ntypes());
-	for (i = 0; i < odata_model_ntypes(); i++) {
-		const struct odata_type *t = odata_model_type_at(i);
+	    (int)odata_model_ntypes(svc));
+	for (i = 0; i < odata_model_ntypes(svc); i++) {
+		const struct odata_type *t = odata_model_type_at(svc, i);
+		bool plain = (t->flags & ODATA_TYPE_PLAIN_KEY) != 0;
 		int et = child(&doc, schema, "EntityType", "Name", t->name, 0), key, ref, kp;
 
 		if (et < 0)
@@ -456,13 +488,21 @@ test_entity_types(void **state)
 		key = child(&doc, et, "Key", NULL, NULL, 0);
 		assert_int_equal(count_children(&doc, key, "PropertyRef", NULL, NULL), 1);
 		ref = child(&doc, key, "PropertyRef", NULL, NULL, 0);
-		assert_attr(&doc, ref, "Name", ODATA_KEY_NAME);
-		/* the model's properties and integrationKey, nothing else */
-		assert_int_equal(count_children(&doc, et, "Property", NULL, NULL), (int)t->nprops + 1);
-		kp = child(&doc, et, "Property", "Name", ODATA_KEY_NAME, 0);
+		assert_attr(&doc, ref, "Name", odata_model_key_name(t));
+		/* the model's properties and integrationKey (a plain key is one of
+		 * the model's own), nothing else */
+		assert_int_equal(count_children(&doc, et, "Property", NULL, NULL),
+		    (int)t->nprops + (plain ? 0 : 1));
+		kp = child(&doc, et, "Property", "Name", odata_model_key_name(t), 0);
 		assert_true(kp >= 0);
+		assert_int_equal(count_children(&doc, et, "Property", "Name",
+		    odata_model_key_name(t)), 1);
 		assert_attr(&doc, kp, "Type", "Edm.String");
 		assert_attr(&doc, kp, "Nullable", "false");
+		if (plain) {
+			assert_no_attr(&doc, kp, "s:Alias");
+			assert_no_attr(&doc, kp, "sap:creatable");
+		}
 		for (j = 0; j < t->nprops; j++) {
 			const struct odata_prop *p = &t->props[j];
 			int pe = child(&doc, et, "Property", "Name", p->name, 0);
@@ -483,6 +523,10 @@ test_entity_types(void **state)
 			} else {
 				assert_no_attr(&doc, pe, "MaxLength");
 			}
+			if (p->type == ODATA_EDM_DATETIME)
+				assert_attr(&doc, pe, "Precision", "3");
+			else
+				assert_no_attr(&doc, pe, "Precision");
 			if (p->dflt)
 				assert_attr(&doc, pe, "DefaultValue", p->dflt);
 			else
@@ -504,20 +548,78 @@ test_entity_types(void **state)
 		}
 	}
 }
+EACH_SERVICE(test_entity_types)
+
+/* The monitoring types as dispatch.md lists them, literally: key id, the
+ * EDM types, and Event.integrationKey an ordinary (nullable) property. */
+static void
+test_monitoring_types(void **state)
+{
+	static const struct {
+		const char *type, *prop, *edm, *nullable;
+	} rows[] = {
+		{ "Event", "id", "Edm.String", "false" },
+		{ "Event", "integrationKey", "Edm.String", NULL },
+		{ "Event", "occurredAt", "Edm.DateTime", "false" },
+		{ "Event", "receivedAt", "Edm.DateTime", "false" },
+		{ "Event", "payload", "Edm.String", "false" },
+		{ "Delivery", "attempts", "Edm.Int32", "false" },
+		{ "Delivery", "lastStatusCode", "Edm.Int32", NULL },
+		{ "Delivery", "deliveredAt", "Edm.DateTime", NULL },
+		{ "Delivery", "nextAttemptAt", "Edm.DateTime", "false" },
+		{ "DeliveryAttempt", "startedAt", "Edm.DateTime", "false" },
+		{ "DeliveryAttempt", "error", "Edm.String", NULL },
+		{ "InboundRequest", "verified", "Edm.Boolean", "false" },
+		{ "InboundRequest", "status", "Edm.Int32", "false" },
+		{ "InboundRequest", "integrationMessageId", "Edm.String", NULL },
+	};
+	size_t i;
+
+	(void)state;
+	assert_ptr_equal(odata_model_service("WebhookMonitoring"), &odata_monitoring_service);
+	assert_ptr_equal(odata_model_service("WebhookService"), &odata_webhook_service);
+	assert_null(odata_model_service("webhookservice"));
+	assert_null(odata_model_set(&odata_webhook_service, "Events"));
+	assert_ptr_equal(odata_model_set(NULL, "Events"), odata_model_set(&odata_monitoring_service,
+	    "Events"));
+	load(&odata_monitoring_service);
+	assert_int_equal(count_children(&doc, schema, "EntityType", NULL, NULL), 4);
+	for (i = 0; i < NELEM(rows); i++) {
+		int et = child(&doc, schema, "EntityType", "Name", rows[i].type, 0);
+		int pe = child(&doc, et, "Property", "Name", rows[i].prop, 0);
+
+		if (et < 0 || pe < 0)
+			fail_msg("%s.%s not declared", rows[i].type, rows[i].prop);
+		assert_attr(&doc, pe, "Type", rows[i].edm);
+		if (rows[i].nullable)
+			assert_attr(&doc, pe, "Nullable", rows[i].nullable);
+		else
+			assert_no_attr(&doc, pe, "Nullable");
+		assert_attr(&doc, child(&doc, child(&doc, et, "Key", NULL, NULL, 0), "PropertyRef",
+		    NULL, NULL, 0), "Name", "id");
+	}
+	assert_null(strstr(edmx, "s:Alias"));
+	assert_null(strstr(edmx, "WebhookConfiguration"));
+	load(&odata_webhook_service);
+	assert_null(strstr(edmx, "Edm.DateTime"));
+	assert_null(strstr(edmx, "\"Event\""));
+	assert_null(strstr(edmx, "Deliveries"));
+}
 
 /* s:Alias: one <Type>_<attribute> per key part, the key path's last step. */
 static void
-test_key_alias(void **state)
+test_key_alias(void)
 {
 	size_t i, k;
 
-	(void)state;
-	for (i = 0; i < odata_model_ntypes(); i++) {
-		const struct odata_type *t = odata_model_type_at(i);
+	for (i = 0; i < odata_model_ntypes(svc); i++) {
+		const struct odata_type *t = odata_model_type_at(svc, i);
 		int et = child(&doc, schema, "EntityType", "Name", t->name, 0);
 		int kp = child(&doc, et, "Property", "Name", ODATA_KEY_NAME, 0);
 		char want[512] = "";
 
+		if (t->flags & ODATA_TYPE_PLAIN_KEY)
+			continue;   /* no synthesized key (test_entity_types) */
 		for (k = 0; k < t->nkeys; k++) {
 			const struct odata_keypath *p = &t->key[k];
 			const struct odata_type *owner = p->nhops ? p->hops[p->nhops - 1]->target : t;
@@ -529,11 +631,13 @@ test_key_alias(void **state)
 		assert_attr(&doc, kp, "s:Alias", want);
 	}
 	/* the spec's example, literally */
-	assert_attr(&doc, child(&doc, child(&doc, schema, "EntityType", "Name",
-	    "WebhookConfiguration", 0), "Property", "Name", ODATA_KEY_NAME, 0), "s:Alias",
-	    "ConsumedDestination_id|DestinationTarget_id|IntegrationObject_code|"
-	    "WebhookConfiguration_eventType");
+	if (svc == &odata_webhook_service)
+		assert_attr(&doc, child(&doc, child(&doc, schema, "EntityType", "Name",
+		    "WebhookConfiguration", 0), "Property", "Name", ODATA_KEY_NAME, 0), "s:Alias",
+		    "ConsumedDestination_id|DestinationTarget_id|IntegrationObject_code|"
+		    "WebhookConfiguration_eventType");
 }
+EACH_SERVICE(test_key_alias)
 
 /* The End of association a with that Role; fails unless exactly one. */
 static int
@@ -544,13 +648,12 @@ assoc_end(int a, const char *role)
 }
 
 static void
-test_navigations(void **state)
+test_navigations(void)
 {
 	size_t i, j, exposed = 0;
 
-	(void)state;
-	for (i = 0; i < odata_model_ntypes(); i++) {
-		const struct odata_type *t = odata_model_type_at(i);
+	for (i = 0; i < odata_model_ntypes(svc); i++) {
+		const struct odata_type *t = odata_model_type_at(svc, i);
 		int et = child(&doc, schema, "EntityType", "Name", t->name, 0), nexp = 0;
 
 		for (j = 0; j < t->nnavs; j++) {
@@ -616,21 +719,22 @@ test_navigations(void **state)
 	}
 	/* the model has both kinds this test is about */
 	assert_true(exposed > 0);
-	assert_int_equal(count_children(&doc, child(&doc, schema, "EntityType", "Name",
-	    "String2StringMapType", 0), "NavigationProperty", NULL, NULL), 0);
+	if (svc == &odata_webhook_service)
+		assert_int_equal(count_children(&doc, child(&doc, schema, "EntityType", "Name",
+		    "String2StringMapType", 0), "NavigationProperty", NULL, NULL), 0);
 }
+EACH_SERVICE(test_navigations)
 
 static void
-test_container(void **state)
+test_container(void)
 {
 	size_t i;
 	int a;
 
-	(void)state;
 	assert_int_equal(count_children(&doc, container, "EntitySet", NULL, NULL),
-	    (int)odata_model_ntypes());
-	for (i = 0; i < odata_model_ntypes(); i++) {
-		const struct odata_type *t = odata_model_type_at(i);
+	    (int)odata_model_ntypes(svc));
+	for (i = 0; i < odata_model_ntypes(svc); i++) {
+		const struct odata_type *t = odata_model_type_at(svc, i);
 		int es = child(&doc, container, "EntitySet", "Name", t->set, 0);
 
 		if (es < 0)
@@ -666,7 +770,7 @@ test_container(void **state)
 			int se;
 
 			assert_true(strncmp(type, ODATA_NAMESPACE ".", strlen(ODATA_NAMESPACE) + 1) == 0);
-			t = odata_model_type(type + strlen(ODATA_NAMESPACE) + 1);
+			t = odata_model_type(svc, type + strlen(ODATA_NAMESPACE) + 1);
 			assert_non_null(t);
 			assert_int_equal(count_children(&doc, as, "End", "Role", role), 1);
 			se = child(&doc, as, "End", "Role", role, 0);
@@ -674,6 +778,8 @@ test_container(void **state)
 		}
 	}
 }
+
+EACH_SERVICE(test_container)
 
 /* The spec's shapes, literally: the composition and the pair of
  * associations behind DestinationTarget.eventConfigurations and its
@@ -693,43 +799,62 @@ test_known_associations(void **state)
 		  "EventConfiguration", "*" },
 		{ "FK_EventConfiguration_destinationTarget", "EventConfiguration", "*",
 		  "DestinationTarget", "1" },
+		/* WebhookMonitoring */
+		{ "FK_Event_deliveries", "Event", "1", "Delivery", "*" },
+		{ "FK_Delivery_event", "Delivery", "*", "Event", "1" },
+		{ "FK_Delivery_deliveryAttempts", "Delivery", "1", "DeliveryAttempt", "*" },
+		{ "FK_DeliveryAttempt_delivery", "DeliveryAttempt", "*", "Delivery", "1" },
+		{ "FK_InboundRequest_event", "InboundRequest", "*", "Event", "0..1" },
 	};
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < NELEM(rows); i++) {
-		int a = child(&doc, schema, "Association", "Name", rows[i].name, 0);
+		int a;
+
+		load(odata_model_type(&odata_webhook_service, rows[i].from) ?
+		    &odata_webhook_service : &odata_monitoring_service);
+		a = child(&doc, schema, "Association", "Name", rows[i].name, 0);
 
 		if (a < 0)
 			fail_msg("no Association %s", rows[i].name);
 		assert_attr(&doc, assoc_end(a, rows[i].from), "Multiplicity", rows[i].from_mult);
 		assert_attr(&doc, assoc_end(a, rows[i].to), "Multiplicity", rows[i].to_mult);
 	}
+	load(&odata_webhook_service);
 	assert_null(strstr(edmx, "FK_String2StringMapType_owner"));
 	assert_null(strstr(edmx, "\"owner\""));
 }
 
 static void
-test_deterministic_and_appends(void **state)
+test_deterministic_and_appends(void)
 {
 	struct strbuf b;
 	char *again;
 
-	(void)state;
 	odata_model_init();	/* idempotent */
-	again = odata_metadata_edmx();
+	again = odata_metadata_service_edmx(svc);
 	assert_non_null(again);
 	assert_string_equal(again, edmx);
 	free(again);
+	/* `webhookd metadata` prints the WebhookService's */
+	again = odata_metadata_edmx();
+	assert_non_null(again);
+	if (svc == &odata_webhook_service)
+		assert_string_equal(again, edmx);
+	else
+		assert_string_not_equal(again, edmx);
+	free(again);
 	strbuf_init(&b);
 	strbuf_adds(&b, "prefix");
-	odata_metadata_build(&b);
+	odata_metadata_build(&b, svc);
 	assert_false(b.failed);
 	assert_int_equal(b.len, strlen("prefix") + strlen(edmx));
 	assert_memory_equal(b.s, "prefix", 6);
 	assert_string_equal(b.s + 6, edmx);
 	strbuf_free(&b);
 }
+EACH_SERVICE(test_deterministic_and_appends)
 
 /* A failed buffer stays failed and unchanged (strbuf's sticky failure). */
 static void
@@ -740,7 +865,7 @@ test_failed_buffer(void **state)
 	(void)state;
 	strbuf_init(&b);
 	b.failed = true;
-	odata_metadata_build(&b);
+	odata_metadata_build(&b, &odata_webhook_service);
 	assert_true(b.failed);
 	assert_int_equal(b.len, 0);
 	assert_null(b.s);
@@ -842,13 +967,14 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reader_rejects),
 		cmocka_unit_test(test_escape),
-		cmocka_unit_test(test_envelope),
-		cmocka_unit_test(test_entity_types),
-		cmocka_unit_test(test_key_alias),
-		cmocka_unit_test(test_navigations),
-		cmocka_unit_test(test_container),
+		cmocka_unit_test(test_envelope_all),
+		cmocka_unit_test(test_entity_types_all),
+		cmocka_unit_test(test_monitoring_types),
+		cmocka_unit_test(test_key_alias_all),
+		cmocka_unit_test(test_navigations_all),
+		cmocka_unit_test(test_container_all),
 		cmocka_unit_test(test_known_associations),
-		cmocka_unit_test(test_deterministic_and_appends),
+		cmocka_unit_test(test_deterministic_and_appends_all),
 		cmocka_unit_test(test_failed_buffer),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

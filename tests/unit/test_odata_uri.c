@@ -111,14 +111,20 @@ struct path_row {
 	enum odata_uri_errkind ekind;		/* rc -1 */
 	size_t pos;				/* rc -1; ANYPOS: unchecked */
 	const char *errkey;			/* INVALID_KEY: err.key */
+	const char *key_name;			/* rc 0: name='k' named it; NULL: 'k' */
 };
 
 #define P_OK(raw, kind, set, key, nav, count, cid) \
-	{ raw, 0, ODATA_PATH_##kind, set, key, nav, cid, count, ODATA_URI_MALFORMED, 0, NULL }
+	{ raw, 0, ODATA_PATH_##kind, set, key, nav, cid, count, ODATA_URI_MALFORMED, 0, NULL, NULL }
+/* A key predicate name='k' (any property name: the caller checks it). */
+#define P_NAMED(raw, set, name, key, nav) \
+	{ raw, 0, ODATA_PATH_SET, set, key, nav, NULL, false, ODATA_URI_MALFORMED, 0, NULL, name }
 #define P_ERR(raw, ek, pos) \
-	{ raw, -1, ODATA_PATH_SERVICE, NULL, NULL, NULL, NULL, false, ODATA_URI_##ek, pos, NULL }
+	{ raw, -1, ODATA_PATH_SERVICE, NULL, NULL, NULL, NULL, false, ODATA_URI_##ek, pos, NULL, \
+	  NULL }
 #define P_BADKEY(raw, pos, k) \
-	{ raw, -1, ODATA_PATH_SERVICE, NULL, NULL, NULL, NULL, false, ODATA_URI_INVALID_KEY, pos, k }
+	{ raw, -1, ODATA_PATH_SERVICE, NULL, NULL, NULL, NULL, false, ODATA_URI_INVALID_KEY, pos, k, \
+	  NULL }
 
 #define WC "/WebhookConfigurations"
 
@@ -165,14 +171,15 @@ static const struct path_row path_rows[] = {
 	P_ERR("/('a')", UNSUPPORTED, 1),
 	/* key predicates, both forms */
 	P_OK(WC "('a|b|c|d')", SET, "WebhookConfigurations", "a|b|c|d", NULL, false, NULL),
-	P_OK(WC "(integrationKey='a|b|c|d')", SET, "WebhookConfigurations", "a|b|c|d", NULL, false, NULL),
-	P_OK(WC "(integrationKey%3D'a')", SET, "WebhookConfigurations", "a", NULL, false, NULL),
+	P_NAMED(WC "(integrationKey='a|b|c|d')", "WebhookConfigurations", "integrationKey", "a|b|c|d",
+	    NULL),
+	P_NAMED(WC "(integrationKey%3D'a')", "WebhookConfigurations", "integrationKey", "a", NULL),
 	P_OK(WC "%28'a'%29", SET, "WebhookConfigurations", "a", NULL, false, NULL),
 	P_OK(WC "('a')/", SET, "WebhookConfigurations", "a", NULL, false, NULL),
 	P_OK(WC "('')", SET, "WebhookConfigurations", "", NULL, false, NULL),
 	/* '' escapes */
 	P_OK(WC "('it''s')", SET, "WebhookConfigurations", "it's", NULL, false, NULL),
-	P_OK(WC "(integrationKey='it''s')", SET, "WebhookConfigurations", "it's", NULL, false, NULL),
+	P_NAMED(WC "(integrationKey='it''s')", "WebhookConfigurations", "integrationKey", "it's", NULL),
 	P_OK(WC "('''')", SET, "WebhookConfigurations", "'", NULL, false, NULL),
 	P_OK(WC "('%27%27')", SET, "WebhookConfigurations", "'", NULL, false, NULL),
 	P_OK(WC "('a''/''b')", SET, "WebhookConfigurations", "a'/'b", NULL, false, NULL),
@@ -190,7 +197,8 @@ static const struct path_row path_rows[] = {
 	P_OK(WC "('a%2Fb')", SET, "WebhookConfigurations", "a/b", NULL, false, NULL),
 	P_OK(WC "('/')", SET, "WebhookConfigurations", "/", NULL, false, NULL),
 	P_OK(WC "('a/b/c')/destination", SET, "WebhookConfigurations", "a/b/c", "destination", false, NULL),
-	P_OK(WC "(integrationKey='x/$count')", SET, "WebhookConfigurations", "x/$count", NULL, false, NULL),
+	P_NAMED(WC "(integrationKey='x/$count')", "WebhookConfigurations", "integrationKey", "x/$count",
+	    NULL),
 	P_OK(WC "('a)b')", SET, "WebhookConfigurations", "a)b", NULL, false, NULL),
 	P_OK(WC "('a(b')", SET, "WebhookConfigurations", "a(b", NULL, false, NULL),
 	P_OK(WC "('a''')", SET, "WebhookConfigurations", "a'", NULL, false, NULL),
@@ -232,9 +240,43 @@ static const struct path_row path_rows[] = {
 	P_BADKEY(WC "()", 23, ""),
 	P_BADKEY(WC "(a)", 23, "a"),
 	P_BADKEY(WC "(12)", 23, "12"),
-	P_BADKEY(WC "(code='a')", 23, "code='a'"),
+	/* any property name parses: the caller compares it with the type's key
+	 * name (invalid_key for a WebhookService type, which only takes
+	 * integrationKey) */
+	P_NAMED(WC "(code='a')", "WebhookConfigurations", "code", "a", NULL),
+	P_NAMED(WC "(integrationkey='a')", "WebhookConfigurations", "integrationkey", "a", NULL),
 	P_BADKEY(WC "(integrationKey = 'a')", 23, "integrationKey = 'a'"),
-	P_BADKEY(WC "(integrationkey='a')", 23, "integrationkey='a'"),
+	P_BADKEY(WC "(code= 'a')", 23, "code= 'a'"),
+	P_BADKEY(WC "(1code='a')", 23, "1code='a'"),
+	P_BADKEY(WC "(co-de='a')", 23, "co-de='a'"),
+	P_BADKEY(WC "(=\'a\')", 23, "='a'"),
+	P_BADKEY(WC "(id=)", 23, "id="),
+	P_BADKEY(WC "(id='a'x)", 23, "id='a'x"),
+	P_BADKEY(WC "(id=a)", 23, "id=a"),
+	P_BADKEY(WC "(id='a',x='b')", 23, "id='a',x='b'"),
+	P_BADKEY(WC "(id=id='a')", 23, "id=id='a'"),
+	P_BADKEY(WC "(%C3%A9='a')", 23, "\xc3\xa9='a'"),
+	/* WebhookMonitoring: sets and plain keys, both forms */
+	P_OK("/Events", SET, "Events", NULL, NULL, false, NULL),
+	P_OK("/Deliveries/$count", SET, "Deliveries", NULL, NULL, true, NULL),
+	P_OK("/Events('3f2c0a4e-1b2d-4c5e-8f90-a1b2c3d4e5f6')", SET, "Events",
+	    "3f2c0a4e-1b2d-4c5e-8f90-a1b2c3d4e5f6", NULL, false, NULL),
+	P_NAMED("/Events(id='abc')", "Events", "id", "abc", NULL),
+	P_NAMED("/Deliveries(id='msg_0a1b')/deliveryAttempts", "Deliveries", "id", "msg_0a1b",
+	    "deliveryAttempts"),
+	P_OK("/Deliveries('msg_0a1b')/event", SET, "Deliveries", "msg_0a1b", "event", false, NULL),
+	P_OK("/Events('e1')/deliveries/$count", SET, "Events", "e1", "deliveries", true, NULL),
+	P_OK("/InboundRequests('inb_1')/event", SET, "InboundRequests", "inb_1", "event", false,
+	    NULL),
+	/* a plain key is any text: '|' and %7C are kept, '' is a quote, '/'
+	 * stays inside the quotes */
+	P_OK("/Events('a|b%7Cc')", SET, "Events", "a|b|c", NULL, false, NULL),
+	P_OK("/Events('a%257Cb')", SET, "Events", "a%7Cb", NULL, false, NULL),
+	P_NAMED("/Events(id='it''s%2F%3F%23%20x')", "Events", "id", "it's/?# x", NULL),
+	P_NAMED("/Events(id='')", "Events", "id", "", NULL),
+	P_NAMED("/Events(_x9='a')", "Events", "_x9", "a", NULL),
+	P_ERR("/Events(id='a)", MALFORMED, 7),
+	P_BADKEY("/Events(id)", 8, "id"),
 	P_BADKEY(WC "('a' )", 23, "'a' "),
 	P_BADKEY(WC "('a','b')", 23, "'a','b'"),
 	P_BADKEY(WC "(a'b/c')", 23, "a'b/c'"),
@@ -331,6 +373,7 @@ test_path_rows(void **state)
 		check_str(i, "key", p.key, r->key);
 		check_str(i, "nav", p.nav, r->nav);
 		check_str(i, "content_id", p.content_id, r->cid);
+		check_str(i, "key_name", p.key_name, r->key_name);
 		if (p.has_key != (r->key != NULL) || p.count != r->count)
 			fail_msg("path row %zu (%s): has_key %d count %d", i, r->raw, p.has_key, p.count);
 		odata_path_free(&p);
@@ -349,7 +392,7 @@ test_path_messages(void **state)
 	assert_int_equal(parse_path(WC "('k')/destination/destinationTarget", &p, &err), -1);
 	assert_string_equal(err.message, "Unsupported resource path segment 'destinationTarget' "
 	    "at position 40: only $count may follow a navigation property.");
-	assert_int_equal(parse_path(WC "(code='a')", &p, &err), -1);
+	assert_int_equal(parse_path(WC "(code= 'a')", &p, &err), -1);
 	assert_string_equal(err.message, "Invalid key predicate for entity set "
 	    "'WebhookConfigurations' at position 23.");
 	assert_int_equal(parse_path("/Set%zz", &p, &err), -1);
