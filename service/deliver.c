@@ -132,11 +132,11 @@ finish(struct deliver_job *j, const struct httpc_resp *r)
 	}
 	if (o->error[0] == '\0') {
 		o->status = DELIVER_DELIVERED;
+	} else if (!o->counts) {
+		o->status = DELIVER_FAILED;     /* ignoreErrors: even a 410 */
 	} else if (o->status_code == 410) {
 		o->status = DELIVER_FAILED;
 		o->gone = true;
-	} else if (!o->counts) {
-		o->status = DELIVER_FAILED;
 	} else {
 		rnd = (double)rand_r(&ctx->rand_state) / ((double)RAND_MAX + 1.0);
 		o->delay_ms = retry_next_delay(ctx->retry, o->attempt_no,

@@ -125,7 +125,7 @@ static const char flush_sql[] =
 	"  THEN now() + r.delay_ms * interval '1 millisecond' ELSE d.next_attempt_at END,"
 	" delivered_at = CASE WHEN r.status = 'DELIVERED' THEN now() ELSE d.delivered_at END,"
 	" lease_owner = NULL, lease_until = NULL"
-	" FROM r WHERE d.pk = r.pk AND d.status <> 'DELIVERED'";
+	" FROM r WHERE d.pk = r.pk AND d.status NOT IN ('DELIVERED', 'DISCARDED')";
 
 static const char health_sql[] =
 	"UPDATE webhookd.destination_state s SET failing_since = CASE WHEN h.ok THEN NULL"
