@@ -325,8 +325,12 @@ send_with(struct deliver_job *j, const char *bearer)
 	    hdr_add(&h, "ce-type", ce_type) < 0 ||
 	    hdr_add(&h, "ce-source", CE_SOURCE) < 0 ||
 	    hdr_add(&h, "ce-time", j->col[C_OCCURRED]) < 0 ||
-	    (j->col[C_SUBJECT] && hdr_add(&h, "ce-subject", j->col[C_SUBJECT]) < 0))
+	    (j->col[C_SUBJECT] && hdr_add(&h, "ce-subject", j->col[C_SUBJECT]) < 0)) {
+		/* published through the outbox, values are not checked for
+		 * line breaks; they must never become headers */
+		why = "an event value holds a line break and cannot be sent as a header";
 		goto fail;
+	}
 	/* "Name:" with nothing after it removes a header libcurl would add:
 	 * no "Expect: 100-continue" round trip before larger bodies. */
 	if ((h.v[h.n] = strdup("Expect:")) == NULL)

@@ -43,8 +43,8 @@
 #define HITS_START       64
 
 static const char fanout_claim_sql[] =
-	"UPDATE webhookd.event e SET fanout_lease_until = now() + interval '"
-	"15 seconds' WHERE e.pk IN (SELECT pk FROM webhookd.event WHERE NOT fanned_out"
+	"UPDATE webhookd.event e SET fanout_lease_until = now()"
+	" + make_interval(secs => $3::int) WHERE e.pk IN (SELECT pk FROM webhookd.event WHERE NOT fanned_out"
 	" AND (fanout_lease_until IS NULL OR fanout_lease_until < now())"
 	" ORDER BY pk LIMIT $1::int FOR UPDATE SKIP LOCKED)"
 	" RETURNING e.pk, e.integration_object, e.action, e.payload,"
@@ -464,12 +464,16 @@ fanout_claimed(void *arg, const struct db_result *r)
 static void
 fanout_start(struct dthread *t)
 {
-	char lim[16];
-	const char *p[2] = { lim, match_snapshot(t->cache) };
+	char lim[16], lease[16];
+	const char *p[3] = { lim, match_snapshot(t->cache), lease };
 
 	snprintf(lim, sizeof(lim), "%d", t->d->cfg->dispatch_batch);
+	/* Matching and storing take milliseconds; a short lease only risks
+	 * a second fan-out of the same events, which the unique (event,
+	 * destination) makes harmless. */
+	snprintf(lease, sizeof(lease), "%d", t->d->cfg->lease_margin_s);
 	t->fanout = FANOUT_CLAIMING;
-	if (db_query(t->db, fanout_claim_sql, 2, p, fanout_claimed, t) < 0)
+	if (db_query(t->db, fanout_claim_sql, 3, p, fanout_claimed, t) < 0)
 		t->fanout = FANOUT_IDLE;
 }
 

@@ -30,11 +30,12 @@
 #include "server.h"
 
 #define ID_MAX 255
+#define KEY_MAX 4096
 
 static const char insert_sql[] =
 	"INSERT INTO webhookd.event (id, integration_object, action, subject_key,"
 	" payload, occurred_at, source)"
-	" SELECT ($2::text[])[a.n], a.e->>'integrationObject', a.e->>'action',"
+	" SELECT $2::json->>(a.n::int - 1), a.e->>'integrationObject', a.e->>'action',"
 	" a.e->>'integrationKey', a.e->'payload',"
 	" coalesce((a.e->>'occurredAt')::timestamptz, now()), 'api'"
 	" FROM json_array_elements(CASE json_typeof($1::json) WHEN 'array'"
@@ -57,11 +58,11 @@ publish_free(void *arg)
 }
 
 static bool
-text_ok(const char *s, size_t max)
+text_ok(const char *s, size_t min, size_t max)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > max)
+	if (n < min || n > max)
 		return false;
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -91,10 +92,10 @@ check_event(json_t *ev, const char **why)
 			return *why = "is not a known field", k;
 	}
 	v = json_object_get(ev, "id");
-	if (v && !(json_is_string(v) && text_ok(json_string_value(v), ID_MAX)))
+	if (v && !(json_is_string(v) && text_ok(json_string_value(v), 1, ID_MAX)))
 		return *why = "must be a string of 1 to 255 printable characters", "id";
 	v = json_object_get(ev, "integrationObject");
-	if (!v || !json_is_string(v) || !text_ok(json_string_value(v), ID_MAX))
+	if (!v || !json_is_string(v) || !text_ok(json_string_value(v), 1, ID_MAX))
 		return *why = "is required: the integration object's code", "integrationObject";
 	v = json_object_get(ev, "action");
 	action = json_string_value(v);
@@ -102,8 +103,10 @@ check_event(json_t *ev, const char **why)
 	    strcmp(action, "deleted")))
 		return *why = "must be one of created, updated, deleted", "action";
 	v = json_object_get(ev, "integrationKey");
-	if (v && !json_is_null(v) && !json_is_string(v))
-		return *why = "must be a string or null", "integrationKey";
+	if (v && !json_is_null(v) && !(json_is_string(v) &&
+	    text_ok(json_string_value(v), 0, KEY_MAX)))
+		return *why = "must be a string or null: at most 4096 printable characters "
+		    "(it is sent as the ce-subject header)", "integrationKey";
 	v = json_object_get(ev, "payload");
 	if (!json_is_object(v))
 		return *why = "is required and must be a JSON object", "payload";
@@ -146,7 +149,8 @@ inserted(void *arg, const struct db_result *r)
 		http_reply_unavailable(p->req, NULL);
 }
 
-/* ids: a PostgreSQL text[] literal and the 202 body, both from events. */
+/* The ids as a JSON array (the INSERT's $2) and the 202 body. JSON, not a
+ * text[] literal: no second escaping convention to get wrong. */
 static int
 collect_ids(json_t *events, char **array_lit, char **reply)
 {
@@ -172,17 +176,9 @@ collect_ids(json_t *events, char **array_lit, char **reply)
 	if (json_object_set(out, "ids", ids) < 0)
 		goto done;
 	*reply = json_dumps(out, JSON_COMPACT);
-	/* A JSON array of strings, turned into {"a","b"} for text[]:
-	 * json_dumps escapes exactly what the array syntax needs except
-	 * the brackets, which we swap. */
-	*array_lit = json_dumps(lit, JSON_COMPACT | JSON_ENSURE_ASCII);
-	if (*reply && *array_lit) {
-		size_t n = strlen(*array_lit);
-
-		(*array_lit)[0] = '{';
-		(*array_lit)[n - 1] = '}';
+	*array_lit = json_dumps(lit, JSON_COMPACT);
+	if (*reply && *array_lit)
 		rc = 0;
-	}
 done:
 	json_decref(ids);
 	json_decref(out);

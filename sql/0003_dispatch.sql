@@ -83,6 +83,11 @@ BEGIN
         RAISE EXCEPTION 'webhookd.publish_event: payload must be a JSON object'
             USING ERRCODE = '22023';
     END IF;
+    -- ids and keys travel as HTTP headers (webhook-id, ce-subject)
+    IF eid ~ '[[:cntrl:]]' OR integration_key ~ '[[:cntrl:]]' OR integration_object ~ '[[:cntrl:]]' THEN
+        RAISE EXCEPTION 'webhookd.publish_event: id, integration_key and integration_object must not hold control characters'
+            USING ERRCODE = '22023';
+    END IF;
     INSERT INTO webhookd.event (id, integration_object, action, subject_key,
                                 payload, occurred_at, source)
     VALUES (eid, integration_object, action, integration_key, payload::json,
