@@ -572,6 +572,8 @@ claim_start(struct dthread *t)
 static void
 done_clear(struct dthread *t, int n)
 {
+	if (n == 0)
+		return;        /* also: done may still be NULL, never allocated */
 	for (int i = 0; i < n; i++) {
 		free(t->done[i].error);
 		free(t->done[i].excerpt);
