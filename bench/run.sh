@@ -9,6 +9,8 @@
 #     GET WebhookConfigurations('k')                        vs pgbench -S -M prepared
 #     GET ...?$filter=eventType eq '...'&$top=20&$expand=destination   vs the same
 #     POST deep upsert (bench/deep_upsert.lua)             vs pgbench one-row INSERT (bench/insert.sql)
+#   then the dispatcher (bench/dispatch.sh) on the same cluster, in databases
+#   of its own; BENCH_DISPATCH=0 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${BENCH_SECONDS:-10}
@@ -94,3 +96,10 @@ cat <<MD
 | POST WebhookConfigurations deep upsert, new destination each (bench/deep_upsert.lua) | ${u_rps} req/s | ${u_p99} | ${ins_tps} tps | $(ratio "$u_rps" "$ins_tps") |
 MD
 echo "(machine: $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ); $("$BIN" version))"
+
+# The dispatcher benchmarks start their own webhookd: this one goes first.
+kill -TERM "$srv" 2>/dev/null && wait "$srv" 2>/dev/null || true
+srv=
+if [ "${BENCH_DISPATCH:-1}" != 0 ]; then
+  BENCH_PG_SOCK=$sock BENCH_PG_PORT=$pgport bash bench/dispatch.sh
+fi

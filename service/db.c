@@ -408,7 +408,7 @@ conn_start(struct conn *c)
 	static const char *const keys[] = { "application_name", "keepalives",
 	    "keepalives_idle", "keepalives_interval", "keepalives_count", "options",
 	    "dbname", NULL };
-	char options[160];
+	char options[256];
 	const char *vals[] = { "webhookd", "1", "10", "5", "3", options, p->o.conninfo, NULL };
 
 	/* Generic plans: every statement webhookd prepares is an index lookup
@@ -416,8 +416,9 @@ conn_start(struct conn *c)
 	 * execution (what the default "auto" often settles on) costs more than
 	 * running it. UTC makes $filter's year()..second() well defined. */
 	snprintf(options, sizeof(options),
-	    "-c statement_timeout=%d -c plan_cache_mode=force_generic_plan -c TimeZone=UTC",
-	    p->o.statement_timeout_ms);
+	    "-c statement_timeout=%d -c plan_cache_mode=force_generic_plan -c TimeZone=UTC%s%s",
+	    p->o.statement_timeout_ms, p->o.local_wake ? " -c webhookd.local_wake=on" : "",
+	    p->o.dispatcher_session ? " -c synchronous_commit=off -c plan_cache_mode=force_custom_plan" : "");
 
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {

@@ -50,6 +50,15 @@ struct db_pool_opts {
 	int reconnect_max_ms;
 	int connect_timeout_ms;
 	int statement_timeout_ms;   /* 0: none */
+	/* Sessions of an instance whose dispatcher is woken in-process after
+	 * a publish: the event trigger skips its NOTIFY, whose database-wide
+	 * lock would serialize every publishing commit. */
+	bool local_wake;
+	/* The dispatcher's own sessions: synchronous_commit=off (a commit lost
+	 * in a PostgreSQL crash only means an expired lease or a second
+	 * fan-out: a duplicate, never a loss) and custom plans (its queries'
+	 * best plans depend on the backlog's size). */
+	bool dispatcher_session;
 	/* Optional: one extra connection that only LISTENs on this channel. */
 	const char *listen_channel;
 	db_notify_cb notify_cb;

@@ -44,9 +44,9 @@
 
 static const char fanout_claim_sql[] =
 	"UPDATE webhookd.event e SET fanout_lease_until = now()"
-	" + make_interval(secs => $3::int) WHERE e.pk IN (SELECT pk FROM webhookd.event WHERE NOT fanned_out"
+	" + make_interval(secs => $3::int) WHERE e.pk = ANY (ARRAY(SELECT pk FROM webhookd.event WHERE NOT fanned_out"
 	" AND (fanout_lease_until IS NULL OR fanout_lease_until < now())"
-	" ORDER BY pk LIMIT $1::int FOR UPDATE SKIP LOCKED)"
+	" ORDER BY pk LIMIT $1::int FOR UPDATE SKIP LOCKED))"
 	" RETURNING e.pk, e.integration_object, e.action, e.payload,"
 	" EXISTS (SELECT 1 FROM webhookd.config_change c"
 	"  WHERE NOT pg_visible_in_snapshot(c.xid, $2::pg_snapshot))";
@@ -95,7 +95,7 @@ static const char claim_sql[] =
 	"  AND EXISTS (SELECT 1 FROM webhookd.delivery x WHERE x.destination_pk = s.destination_pk"
 	"  AND x.status = 'PENDING' AND x.next_attempt_at <= now())"
 	" FOR UPDATE OF s SKIP LOCKED"
-	"), pick AS ("
+	"), pick AS MATERIALIZED ("
 	" SELECT c.pk FROM (SELECT y.pk, ds.room, row_number() OVER"
 	"  (PARTITION BY ds.destination_pk ORDER BY y.next_attempt_at) AS rn"
 	"  FROM ds CROSS JOIN LATERAL (SELECT d.pk, d.next_attempt_at FROM webhookd.delivery d"
@@ -106,8 +106,8 @@ static const char claim_sql[] =
 	")"
 	" UPDATE webhookd.delivery d SET status = 'IN_FLIGHT', lease_owner = $1,"
 	" lease_until = now() + make_interval(secs => cd.timeout_millis / 1000.0 + $3::int)"
-	" FROM pick, webhookd.event e, webhookd.consumed_destination cd" DELIVER_JOINS
-	" WHERE d.pk = pick.pk AND d.status = 'PENDING' AND e.pk = d.event_pk"
+	" FROM webhookd.event e, webhookd.consumed_destination cd" DELIVER_JOINS
+	" WHERE d.pk = ANY (ARRAY(SELECT pk FROM pick)) AND d.status = 'PENDING' AND e.pk = d.event_pk"
 	" AND cd.pk = d.destination_pk"
 	" RETURNING " DELIVER_COLUMNS;
 
@@ -186,7 +186,8 @@ struct dthread {
 	struct httpc *http;
 	struct oauth *oauth;
 	struct deliver_ctx dctx;
-	struct event poll_ev, kick_ev, janitor_ev, drain_ev;
+	struct event poll_ev, kick_ev, janitor_ev, drain_ev, wake_ev;
+	atomic_bool wake_fanout, wake_claim;
 	/* thread 0: cache and fan-out */
 	struct match_cache *cache, *loading;
 	int64_t load_last;
@@ -384,7 +385,7 @@ fanout_match(struct dthread *t)
 		struct db_stmt s[3] = { { fanout_store_sql, 3, p1 },
 		    { fanout_done_sql, 1, p2 }, { notify_delivery_sql, 0, NULL } };
 
-		if (db_batch(t->db, s, nhits > 0 ? 3 : 2, fanout_stored, t) < 0) {
+		if (db_batch(t->db, s, 2, fanout_stored, t) < 0) {
 			events_clear(t);
 			t->fanout = FANOUT_IDLE;
 		}
@@ -403,8 +404,10 @@ fanout_stored(void *arg, const struct db_batch_result *r)
 	events_clear(t);
 	t->fanout = FANOUT_IDLE;
 	if (r->status == DB_OK) {
-		t->want_fanout = full;
+		if (full)
+			t->want_fanout = true;
 		t->want_claim = true;
+		dispatch_wake(t->d, 0);
 	}
 	schedule_kick(t);
 }
@@ -431,10 +434,8 @@ fanout_claimed(void *arg, const struct db_result *r)
 	}
 	n = PQntuples(r->res);
 	t->fanout = FANOUT_IDLE;
-	if (n == 0) {
-		t->want_fanout = false;
-		return;
-	}
+	if (n == 0)
+		return;                  /* fanout_start cleared want_fanout */
 	if ((t->events = calloc((size_t)n, sizeof(*t->events))) == NULL)
 		return;
 	for (int i = 0; i < n; i++) {
@@ -473,6 +474,7 @@ fanout_start(struct dthread *t)
 	 * destination) makes harmless. */
 	snprintf(lease, sizeof(lease), "%d", t->d->cfg->lease_margin_s);
 	t->fanout = FANOUT_CLAIMING;
+	t->want_fanout = false;
 	if (db_query(t->db, fanout_claim_sql, 3, p, fanout_claimed, t) < 0)
 		t->fanout = FANOUT_IDLE;
 }
@@ -536,7 +538,8 @@ claimed(void *arg, const struct db_result *r)
 		return;
 	}
 	n = PQntuples(r->res);
-	t->want_claim = n > 0;
+	if (n > 0)
+		t->want_claim = true;   /* claim_start cleared it; keep wake-ups that came meanwhile */
 	for (int i = 0; i < n; i++) {
 		struct deliver_job *job = deliver_job_new(r->res, i);
 
@@ -620,6 +623,7 @@ flushed(void *arg, const struct db_batch_result *r)
 		log_info("dispatcher: deactivated %s destination(s)", PQgetvalue(r->res[3], 0, 0));
 	}
 	done_clear(t, t->flush_n);
+	t->want_claim = true;     /* stored outcomes free room in maxInFlight */
 	schedule_kick(t);
 }
 
@@ -705,7 +709,7 @@ flush_start(struct dthread *t)
 		struct db_stmt s[4] = { { flush_sql, 9, p1 }, { health_sql, 3, p2 },
 		    { notify_delivery_sql, 0, NULL }, { deactivate_sql, 3, p3 } };
 		bool failed = false;
-		int ns = h[3].len > 1 || h[4].len > 1 ? 4 : 2;
+		int ns = h[3].len > 2 || h[4].len > 2 ? 4 : 2;
 
 		for (int k = 0; k < 9; k++)
 			failed |= a[k].failed;
@@ -875,6 +879,32 @@ kick(struct dthread *t)
 }
 
 static void
+wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dthread *t = arg;
+
+	(void)fd, (void)what;
+	if (atomic_exchange(&t->wake_fanout, false))
+		t->want_fanout = true;
+	if (atomic_exchange(&t->wake_claim, false))
+		t->want_claim = true;
+	kick(t);
+}
+
+void
+dispatch_wake(struct dispatch *d, int fanout)
+{
+	for (int i = 0; i < d->nthreads; i++) {
+		struct dthread *t = &d->t[i];
+
+		if (fanout && i != 0)
+			continue;
+		atomic_store(fanout ? &t->wake_fanout : &t->wake_claim, true);
+		event_active(&t->wake_ev, 0, 0);
+	}
+}
+
+static void
 kick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
@@ -947,7 +977,7 @@ thread_init(struct dispatch *d, struct dthread *t, int id)
 		.conninfo = d->srv->conninfo, .size = 3, .queue_max = 64,
 		.reconnect_min_ms = cfg->db_reconnect_min_ms,
 		.reconnect_max_ms = cfg->db_reconnect_max_ms, .connect_timeout_ms = 10000,
-		.statement_timeout_ms = cfg->db_statement_timeout_ms,
+		.statement_timeout_ms = cfg->db_statement_timeout_ms, .dispatcher_session = 1,
 		.listen_channel = CHANNEL, .notify_cb = notified, .notify_arg = t,
 	};
 	struct httpc_opts ho = { .max_connections = cfg->dispatch_max_connections,
@@ -963,6 +993,7 @@ thread_init(struct dispatch *d, struct dthread *t, int id)
 		return -1;
 	event_assign(&t->poll_ev, t->base, -1, EV_PERSIST, poll_cb, t);
 	event_assign(&t->kick_ev, t->base, -1, 0, kick_cb, t);
+	event_assign(&t->wake_ev, t->base, -1, 0, wake_cb, t);
 	event_assign(&t->drain_ev, t->base, -1, 0, drain_cb, t);
 	event_assign(&t->janitor_ev, t->base, -1, EV_PERSIST, janitor_cb, t);
 	if ((t->db = db_pool_new(t->base, &o)) == NULL ||
@@ -990,6 +1021,7 @@ thread_free(struct dthread *t)
 	t->finished = true;
 	event_del(&t->poll_ev);
 	event_del(&t->kick_ev);
+	event_del(&t->wake_ev);
 	event_del(&t->drain_ev);
 	event_del(&t->janitor_ev);
 	/* httpc first: aborted attempts and token fetches complete into

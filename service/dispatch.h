@@ -31,5 +31,8 @@ void dispatch_drain(struct dispatch *d);
 int  dispatch_done(const struct dispatch *d);
 /* Join and free; after dispatch_done. */
 void dispatch_free(struct dispatch *d);
+/* Wake the threads from any thread: fanout (thread 0) after events were
+ * committed, else claims after deliveries became due. */
+void dispatch_wake(struct dispatch *d, int fanout);
 
 #endif

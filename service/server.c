@@ -145,7 +145,7 @@ worker_init(struct server *srv, struct worker *w, int id,
 		.conninfo = srv->conninfo, .size = cfg->db_pool_size,
 		.queue_max = cfg->db_queue_max, .reconnect_min_ms = cfg->db_reconnect_min_ms,
 		.reconnect_max_ms = cfg->db_reconnect_max_ms, .connect_timeout_ms = 10000,
-		.statement_timeout_ms = cfg->db_statement_timeout_ms,
+		.statement_timeout_ms = cfg->db_statement_timeout_ms, .local_wake = cfg->dispatcher,
 	};
 	struct timeval jt = { 0, JANITOR_MS * 1000 };
 
@@ -297,18 +297,15 @@ run_loops(struct server *srv)
 	for (i = 0; i < 3; i++)
 		sigaddset(&block, signos[i]);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	for (i = 0; i < srv->nworkers; i++, started++)
+	/* The dispatcher first: workers read srv->dispatch (publish.c wakes
+	 * it), and creating their threads afterwards publishes it to them. */
+	srv->dispatch = dispatch_start(srv);
+	for (i = 0; srv->dispatch && i < srv->nworkers; i++, started++)
 		if (pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]) != 0)
 			break;
-	if (started == srv->nworkers)
-		srv->dispatch = dispatch_start(srv);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (started == srv->nworkers && srv->dispatch == NULL) {
+	if (srv->dispatch == NULL) {
 		log_error("cannot start the dispatcher");
-		for (i = 0; i < started; i++)
-			event_active(&srv->workers[i].drain_ev, 0, 0);
-		for (i = 0; i < started; i++)
-			pthread_join(srv->workers[i].thread, NULL);
 		goto out;
 	}
 	if (started == srv->nworkers) {
@@ -321,6 +318,9 @@ run_loops(struct server *srv)
 		log_error("cannot start worker threads");
 		for (i = 0; i < started; i++)
 			event_active(&srv->workers[i].drain_ev, 0, 0);
+		dispatch_drain(srv->dispatch);
+		while (!dispatch_done(srv->dispatch))
+			usleep(10000);
 	}
 	for (i = 0; i < started; i++)
 		pthread_join(srv->workers[i].thread, NULL);

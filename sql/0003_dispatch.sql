@@ -67,7 +67,8 @@ BEGIN
     RETURN NULL;
 END $$;
 CREATE TRIGGER event_published AFTER INSERT ON webhookd.event
-    FOR EACH STATEMENT EXECUTE FUNCTION webhookd.event_published();
+    FOR EACH STATEMENT WHEN (coalesce(current_setting('webhookd.local_wake', true), '') <> 'on')
+    EXECUTE FUNCTION webhookd.event_published();
 
 -- The transactional outbox: call inside your own transaction; the event
 -- exists exactly when that transaction commits. Returns the event id (the
