@@ -246,6 +246,15 @@ pct_decode(const char *s, size_t n, bool form, char **out, size_t *outlen, size_
 	return DEC_OK;
 }
 
+char *
+odata_uri_decode(const char *s, size_t n, bool form)
+{
+	size_t len, bad;
+	char *out;
+
+	return pct_decode(s, n, form, &out, &len, &bad) == DEC_OK ? out : NULL;
+}
+
 /* ---- resource path ------------------------------------------------------ */
 
 void

@@ -137,6 +137,13 @@ struct odata_path {
 
 int odata_uri_parse_path(const char *raw, struct odata_path *out, struct odata_uri_error *err);
 
+/* Percent-decodes s[0..n) (form: '+' is a space, as in a query string)
+ * into a malloc'd string, by the rules the parsers above use: NULL on a
+ * malformed escape, a NUL byte, invalid UTF-8 after decoding, or no
+ * memory. For callers outside OData (service/api.c) with path segments
+ * and query values of their own. */
+char *odata_uri_decode(const char *s, size_t n, bool form);
+
 /* Frees and zeroes *p; p may be NULL. */
 void odata_path_free(struct odata_path *p);
 

@@ -15,7 +15,7 @@
 
 #include "config.h"
 #include "db.h"
-#include "key.h"
+#include "uri.h"
 #include "log.h"
 #include "rfc3339.h"
 #include "secrets.h"
@@ -65,38 +65,27 @@ call_free(void *arg)
 	free(c);
 }
 
-/* Percent-decode one path segment into out; -1 on a bad escape, a NUL,
- * or more than SEGMENT_MAX bytes. */
+/* Percent-decode s[0..n) (form: a query value) into out by the OData
+ * parser's rules; -1 on a bad escape, a NUL, invalid UTF-8, nothing, or
+ * more than SEGMENT_MAX bytes. */
 static int
-decode_segment(const char *s, size_t n, char *out)
+decode_segment(const char *s, size_t n, bool form, char *out)
 {
-	size_t o = 0;
+	char *d;
+	size_t len;
 
-	if (n == 0 || n > SEGMENT_MAX)
+	if (n == 0 || n > 3 * SEGMENT_MAX || (d = odata_uri_decode(s, n, form)) == NULL)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '%') {
-			int hi, lo;
-
-			if (i + 2 >= n)
-				return -1;
-			hi = odata_key_hex_value((unsigned char)s[i + 1]);
-			lo = odata_key_hex_value((unsigned char)s[i + 2]);
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-				return -1;
-			c = (unsigned char)(hi * 16 + lo);
-			i += 2;
-		}
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return 0;
+	len = strlen(d);
+	if (len > 0 && len <= SEGMENT_MAX)
+		memcpy(out, d, len + 1);
+	free(d);
+	return len > 0 && len <= SEGMENT_MAX ? 0 : -1;
 }
 
 /* Split "<prefix>/<segment>/<action>" into the decoded segment and the
- * action; -1 when the path has another shape. */
+ * action; -1 when the path has another shape, -2 when the segment does
+ * not decode. */
 static int
 parse_path(const char *path, const char *prefix, char *seg, const char **action)
 {
@@ -109,7 +98,14 @@ parse_path(const char *path, const char *prefix, char *seg, const char **action)
 	if ((slash = strchr(s, '/')) == NULL || strchr(slash + 1, '/') != NULL)
 		return -1;
 	*action = slash + 1;
-	return decode_segment(s, (size_t)(slash - s), seg);
+	return decode_segment(s, (size_t)(slash - s), false, seg) < 0 ? -2 : 0;
+}
+
+static void
+bad_segment(struct http_request *req)
+{
+	http_reply_error(req, 400, "invalid_key", "The id or key in the path is not valid "
+	    "percent-encoded UTF-8 of 1 to 1024 bytes.", NULL);
 }
 
 static void
@@ -172,8 +168,13 @@ api_deliveries_handle(struct http_request *req)
 	const char *action, *p[1] = { id };
 	struct call *c;
 
-	if (parse_path(req->path, "/api/v1/deliveries", id, &action) < 0 ||
-	    strcmp(action, "redeliver") != 0) {
+	int rc = parse_path(req->path, "/api/v1/deliveries", id, &action);
+
+	if (rc == -2) {
+		bad_segment(req);
+		return;
+	}
+	if (rc < 0 || strcmp(action, "redeliver") != 0) {
 		http_reply_error(req, 404, "not_found",
 		    "Use POST /api/v1/deliveries/{id}/redeliver.", NULL);
 		return;
@@ -231,7 +232,7 @@ query_since(const char *query, char *out)
 		size_t n = amp ? (size_t)(amp - p) : strlen(p);
 
 		if (n > 6 && strncmp(p, "since=", 6) == 0)
-			return decode_segment(p + 6, n - 6, out);
+			return decode_segment(p + 6, n - 6, false, out);  /* a literal + stays (offsets) */
 		p = amp ? amp + 1 : NULL;
 	}
 	return -1;
@@ -268,8 +269,13 @@ api_destinations_handle(struct http_request *req)
 	const char *action, *p[2] = { key, since };
 	struct call *c;
 
-	if (parse_path(req->path, "/api/v1/destinations", key, &action) < 0 ||
-	    (strcmp(action, "recover") != 0 && strcmp(action, "rotate-secret") != 0)) {
+	int rc = parse_path(req->path, "/api/v1/destinations", key, &action);
+
+	if (rc == -2) {
+		bad_segment(req);
+		return;
+	}
+	if (rc < 0 || (strcmp(action, "recover") != 0 && strcmp(action, "rotate-secret") != 0)) {
 		http_reply_error(req, 404, "not_found", "Use POST /api/v1/destinations/{key}/recover"
 		    "?since=<RFC 3339> or /api/v1/destinations/{key}/rotate-secret.", NULL);
 		return;

@@ -20,6 +20,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <jansson.h>
+#include <openssl/rand.h>
 
 #include "config.h"
 #include "db.h"
@@ -351,7 +352,8 @@ fanout_match(struct dthread *t)
 	strbuf_addc(&all, '{');
 	for (int i = 0; i < t->nevents; i++) {
 		struct claimed_event *e = &t->events[i];
-		json_t *payload = json_loads(e->payload, 0, NULL);
+		json_t *payload = match_needs_payload(t->cache, e->io) ?
+		    json_loads(e->payload, 0, NULL) : NULL;
 
 		while ((rc = match_event(t->cache, e->io, e->action, payload, t->hits,
 		    t->maxhits)) < 0) {
@@ -1061,8 +1063,8 @@ dispatch_start(struct server *srv)
 		return NULL;
 	}
 	gethostname(host, sizeof(host) - 1);
-	for (i = 0; i < 4; i++)
-		rnd[i] = (unsigned char)(rand() ^ (int)time(NULL) >> (8 * i));
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		goto fail;
 	snprintf(d->owner, sizeof(d->owner), "%.60s:%d:%02x%02x%02x%02x", host, (int)getpid(),
 	    rnd[0], rnd[1], rnd[2], rnd[3]);
 	if ((d->t = calloc((size_t)cfg->dispatcher_threads, sizeof(*d->t))) == NULL)

@@ -47,6 +47,7 @@ struct bucket {
 	struct entry *v;
 	uint32_t n, cap;
 	bool sorted;
+	bool filtered;         /* an entry has a filter: matching reads the payload */
 };
 
 struct filter {
@@ -297,6 +298,7 @@ bucket_add(struct bucket *b, const struct entry *e)
 	}
 	b->v[b->n++] = *e;
 	b->sorted = false;
+	b->filtered |= e->filter != NO_FILTER;
 	return 0;
 }
 
@@ -345,6 +347,14 @@ match_add_rows(struct match_cache *c, const PGresult *res, int64_t *last_pk)
 		}
 	}
 	return rows;
+}
+
+bool
+match_needs_payload(const struct match_cache *c, const char *io)
+{
+	int32_t idx = table_get(&c->ios, io);
+
+	return idx >= 0 && c->buckets[idx].filtered;
 }
 
 const char *

@@ -37,6 +37,10 @@ size_t match_count(const struct match_cache *c);
 
 enum match_action { MATCH_CREATED = 1, MATCH_UPDATED = 2, MATCH_DELETED = 4 };
 
+/* Whether matching an event of io evaluates a filter, i.e. needs the
+ * payload parsed; most events need not pay for parsing it. */
+bool match_needs_payload(const struct match_cache *c, const char *io);
+
 /* One destination an event goes to. failed: no configuration of the
  * destination let the event through, and one filter failed on it (error
  * says which and why); the delivery is then recorded DISCARDED. */

@@ -1193,3 +1193,21 @@ def test_integration_key_with_line_breaks_cannot_inject_headers(dx):
     assert dv["status"] == "DELIVERED", (dv, atts)
     [req] = d.sink.received(h.path)
     assert "x-injected" not in req["headers"], req["headers"]
+
+
+@pytest.mark.parametrize("method_path", [
+    "/api/v1/destinations/%FF%FE/rotate-secret",          # not UTF-8
+    "/api/v1/destinations/a%00b/recover?since=2026-01-01T00:00:00Z",  # NUL
+    "/api/v1/deliveries/%C3/redeliver",                   # truncated UTF-8
+    "/api/v1/deliveries/" + "x" * 1025 + "/redeliver",    # too long
+])
+def test_operator_calls_refuse_undecodable_segments(publish_server, users, method_path):
+    # never reaches the database: a clear 400, not a 503 from a refused parameter
+    r = publish_server.request("POST", method_path, headers=users["admin"].headers)
+    assert_error(r, 400, "invalid_key")
+
+
+def test_recover_refuses_an_undecodable_since(publish_server, users):
+    r = publish_server.request("POST", "/api/v1/destinations/d%7Ct/recover?since=%FF",
+                               headers=users["admin"].headers)
+    assert_error(r, 400, "invalid_query")

@@ -126,6 +126,9 @@ test_rows(void **state)
 
 		assert_string_equal(match_snapshot(c), split ? "10:20:" : "11:21:");
 		assert_int_equal(match_count(c), 11);      /* the unknown type is left out */
+		assert_true(match_needs_payload(c, "Order"));
+		assert_false(match_needs_payload(c, "Customer"));
+		assert_false(match_needs_payload(c, "Nobody"));
 		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 			struct match_hit hits[16];
 			json_t *p = rows[i].payload ? json_loads(rows[i].payload, 0, NULL) : NULL;
