@@ -201,7 +201,9 @@ publish_handle(struct http_request *req)
 	char *ids = NULL, msg[512], inner[64];
 	const char *params[2], *field, *why;
 
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	/* Integers as reals: only the structure is checked here, and JSON
+	 * has no size limit on numbers that jansson's int64 would impose. */
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
 	if (!root) {
 		snprintf(msg, sizeof(msg), "The body is not valid JSON: %s (line %d, column %d).",
 		    jerr.text, jerr.line, jerr.column);

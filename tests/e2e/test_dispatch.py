@@ -1211,3 +1211,14 @@ def test_recover_refuses_an_undecodable_since(publish_server, users):
     r = publish_server.request("POST", "/api/v1/destinations/d%7Ct/recover?since=%FF",
                                headers=users["admin"].headers)
     assert_error(r, 400, "invalid_query")
+
+
+def test_publish_accepts_numbers_beyond_64_bits(publish_server, users, pg):
+    # valid JSON, however large its numbers: stored as published
+    eid = uid("big")
+    payload = '{"big": 123456789012345678901234567890, "neg": -98765432109876543210.5e3}'
+    body = ('{"id": "%s", "integrationObject": "io-big", "action": "created", "payload": %s}'
+            % (eid, payload)).encode()
+    r = post_events(publish_server, users, body)
+    assert r.status_code == 202, r.text
+    assert pg.psql(f"SELECT payload::text FROM webhookd.event WHERE id = {lit(eid)}") == payload
