@@ -6,9 +6,7 @@
 #include <strings.h>
 
 #include <jansson.h>
-#include <openssl/rand.h>
 
-#include "b64.h"
 #include "key.h"
 #include "log.h"
 #include "metadata.h"
