@@ -66,14 +66,15 @@ struct auth {
 	struct cache_slot cache[CACHE_SLOTS];
 };
 
-static const char *const role_names[] = { "admin", "viewer", "publisher" };
+static const char *const role_names[] = { "admin", "viewer", "publisher", "subscriber" };
+#define NROLES (sizeof(role_names) / sizeof(role_names[0]))
 
 unsigned
 auth_role_parse(const char *name)
 {
 	unsigned i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < NROLES; i++)
 		if (strcmp(name, role_names[i]) == 0)
 			return 1u << i;
 	return 0;
@@ -84,7 +85,7 @@ auth_role_name(unsigned role)
 {
 	unsigned i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < NROLES; i++)
 		if (role == 1u << i)
 			return role_names[i];
 	return "none";

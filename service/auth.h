@@ -12,6 +12,7 @@ struct auth;
 #define AUTH_ROLE_ADMIN     1u
 #define AUTH_ROLE_VIEWER    2u
 #define AUTH_ROLE_PUBLISHER 4u
+#define AUTH_ROLE_SUBSCRIBER 8u   /* PULL consumers */
 
 enum auth_outcome { AUTH_OK, AUTH_UNAUTHORIZED, AUTH_UNAVAILABLE };
 

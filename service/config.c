@@ -125,6 +125,17 @@ static const struct key keys[] = {
 	INT(rotation_overlap_s, 0, 31536000, "86400",
 	    "the previous signing secret signs too this long after a rotation"),
 	INT(publish_max_events, 1, 10000, "100", "events in one POST /api/v1/events"),
+	/* PULL subscriptions */
+	SIZE(pull_batch_size, 1 * KiB, 1 * GiB, "512k",
+	     "default maxBatchSize of a pull (soft limit, bytes of payload)"),
+	INT(pull_max_events, 1, 100000, "1000", "most events one pull returns"),
+	INT(pull_retention_s, 1, 315360000, "2592000",
+	    "events stay readable by a PULL subscription this long (30 days)"),
+	INT(pull_inactivity_s, 1, 315360000, "2592000",
+	    "a PULL subscription without pulls this long is deactivated (30 days)"),
+	/* inbound webhooks */
+	INT(inbound_tolerance_s, 1, 86400, "300",
+	    "STANDARD_WEBHOOKS timestamps and JWT exp/iat may be off by this much"),
 	CIDRS(ssrf_allow, "",
 	      "special-use addresses deliveries may connect to, e.g. 127.0.0.1/32"),
 	/* logging */

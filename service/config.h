@@ -55,6 +55,11 @@ struct config {
 	int     purge_batch;         /* 1000 rows per purge statement */
 	int     rotation_overlap_s;  /* 86400 */
 	int     publish_max_events;  /* 100 */
+	size_t  pull_batch_size;     /* 524288: default maxBatchSize */
+	int     pull_max_events;     /* 1000 per pull */
+	int     pull_retention_s;    /* 2592000 (30 days) */
+	int     pull_inactivity_s;   /* 2592000 */
+	int     inbound_tolerance_s; /* 300 */
 	char   *ssrf_allow;          /* "": CIDR list (ssrf_allow_parse) */
 	/* logging */
 	char   *access_log;          /* "-" = stdout, else a path (reopened on SIGHUP) */

@@ -31,7 +31,8 @@ static const char *const counter_names[] = {
 	"auth_failures", "auth_cache_hits", "auth_kdf_runs", "db_unavailable",
 	"db_reconnects", "events_fanned_out", "deliveries_delivered",
 	"deliveries_retried", "deliveries_failed", "deliveries_discarded",
-	"destinations_deactivated",
+	"destinations_deactivated", "pulls", "pull_conflicts", "subscriptions_deactivated",
+	"inbound_accepted", "inbound_duplicates", "inbound_rejected",
 };
 #define NCOUNTER (sizeof(counter_names) / sizeof(counter_names[0]))
 static _Atomic uint64_t counters[NCOUNTER];

@@ -12,7 +12,10 @@
 #include "metrics.h"
 #include "api.h"
 #include "odata_service.h"
+#include "inbound.h"
 #include "publish.h"
+#include "pull.h"
+#include "webhooks.h"
 #include "server.h"
 
 #define M(m) (1u << (m))
@@ -52,6 +55,12 @@ static struct route routes[] = {
 	  AUTH_ROLE_ADMIN, api_deliveries_handle, 0 },
 	{ "destinations", "/api/v1/destinations", true, M(HTTP_POST),
 	  AUTH_ROLE_ADMIN, api_destinations_handle, 0 },
+	{ "subscriptions", "/api/v1/subscriptions", true, M(HTTP_GET) | M(HTTP_PUT),
+	  AUTH_ROLE_SUBSCRIBER | AUTH_ROLE_ADMIN, pull_handle, 0 },
+	{ "webhooks", "/api/v1/webhooks", true, M(HTTP_GET) | M(HTTP_POST) | M(HTTP_DELETE),
+	  AUTH_ROLE_ADMIN, webhooks_handle, 0 },
+	/* no user: each source verifies its sender (inbound.c) */
+	{ "inbound", "/inbound", true, M(HTTP_POST), 0, inbound_handle, 0 },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 

@@ -18,7 +18,7 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: webhookd user add NAME --role admin|viewer|publisher [--password-stdin]\n"
+	    "usage: webhookd user add NAME --role admin|viewer|publisher|subscriber [--password-stdin]\n"
 	    "       webhookd user passwd NAME [--password-stdin]\n"
 	    "       webhookd user del NAME\n"
 	    "       webhookd user list\n"
@@ -147,7 +147,7 @@ users_main(const struct config *cfg, int argc, char **argv)
 	if (strcmp(verb, "list") == 0 ? argc != 1 : name == NULL)
 		goto bad;
 	if (strcmp(verb, "add") == 0 && (role == NULL || auth_role_parse(role) == 0)) {
-		fprintf(stderr, "webhookd: --role must be admin, viewer or publisher\n");
+		fprintf(stderr, "webhookd: --role must be admin, viewer, publisher or subscriber\n");
 		return 2;
 	}
 	if (strcmp(verb, "add") != 0 && role != NULL)

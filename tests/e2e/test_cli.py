@@ -41,7 +41,7 @@ def test_duplicate_user_add_exits_1(cli):
 def test_user_add_with_a_bad_or_missing_role_exits_2(cli, args):
     p = cli.run(*args)
     assert p.returncode == 2
-    assert "--role must be admin, viewer or publisher" in p.stderr
+    assert "--role must be admin, viewer, publisher or subscriber" in p.stderr
 
 
 @pytest.mark.parametrize("args", [
