@@ -260,13 +260,15 @@ prop_sql(struct strbuf *out, int alias, const struct odata_prop *pr)
 }
 
 /* As a flat column for render.c: an Edm.DateTime as milliseconds since
- * the epoch (int8). */
+ * the epoch (int8); +-infinity (a PULL delivery's nextAttemptAt: never)
+ * has no Edm.DateTime and reads as null. */
 static void
 prop_flat_sql(struct strbuf *out, int alias, const struct odata_prop *pr)
 {
 	if (pr->type == ODATA_EDM_DATETIME)
-		strbuf_addf(out, "CAST(floor(EXTRACT(EPOCH FROM t%d.%s) * 1000) AS int8)", alias,
-		    pr->column);
+		strbuf_addf(out, "CASE WHEN isfinite(t%d.%s) THEN"
+		    " CAST(floor(EXTRACT(EPOCH FROM t%d.%s) * 1000) AS int8) END", alias,
+		    pr->column, alias, pr->column);
 	else
 		prop_sql(out, alias, pr);
 }

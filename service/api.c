@@ -22,21 +22,20 @@
 #include "server.h"
 #include "sign.h"
 
-#define SEGMENT_MAX 1024
-
 static const char redeliver_sql[] =
-	"WITH x AS (SELECT pk, status, destination_pk FROM webhookd.delivery WHERE id = $1"
-	"  FOR UPDATE),"
+	"WITH x AS (SELECT pk, status, destination_pk, stream_offset FROM webhookd.delivery"
+	"  WHERE id = $1 FOR UPDATE),"
 	" u AS (UPDATE webhookd.delivery d SET status = 'PENDING', next_attempt_at = now(),"
 	"  lease_owner = NULL, lease_until = NULL FROM x WHERE d.pk = x.pk"
-	"  AND x.status <> 'IN_FLIGHT' AND x.destination_pk IS NOT NULL RETURNING d.pk)"
+	"  AND x.status <> 'IN_FLIGHT' AND x.destination_pk IS NOT NULL"
+	"  AND x.stream_offset IS NULL RETURNING d.pk)"
 	" SELECT x.status, x.destination_pk IS NULL, (SELECT count(*) FROM u),"
-	" pg_notify('webhookd_dispatch', 'delivery') FROM x";
+	" pg_notify('webhookd_dispatch', 'delivery'), x.stream_offset IS NOT NULL FROM x";
 
 static const char recover_sql[] =
 	"WITH u AS (UPDATE webhookd.delivery d SET status = 'PENDING', next_attempt_at = now()"
 	"  FROM webhookd.consumed_destination cd WHERE cd.integration_key = $1"
-	"  AND d.destination_pk = cd.pk AND d.status = 'FAILED'"
+	"  AND d.destination_pk = cd.pk AND d.status = 'FAILED' AND d.stream_offset IS NULL"
 	"  AND d.created_at >= $2::timestamptz RETURNING d.pk)"
 	" SELECT (SELECT count(*) FROM webhookd.consumed_destination WHERE integration_key = $1),"
 	" (SELECT count(*) FROM u), pg_notify('webhookd_dispatch', 'delivery')";
@@ -67,27 +66,24 @@ call_free(void *arg)
 
 /* Percent-decode s[0..n) (form: a query value) into out by the OData
  * parser's rules; -1 on a bad escape, a NUL, invalid UTF-8, nothing, or
- * more than SEGMENT_MAX bytes. */
+ * more than API_SEGMENT_MAX bytes. */
 static int
 decode_segment(const char *s, size_t n, bool form, char *out)
 {
 	char *d;
 	size_t len;
 
-	if (n == 0 || n > 3 * SEGMENT_MAX || (d = odata_uri_decode(s, n, form)) == NULL)
+	if (n == 0 || n > 3 * API_SEGMENT_MAX || (d = odata_uri_decode(s, n, form)) == NULL)
 		return -1;
 	len = strlen(d);
-	if (len > 0 && len <= SEGMENT_MAX)
+	if (len > 0 && len <= API_SEGMENT_MAX)
 		memcpy(out, d, len + 1);
 	free(d);
-	return len > 0 && len <= SEGMENT_MAX ? 0 : -1;
+	return len > 0 && len <= API_SEGMENT_MAX ? 0 : -1;
 }
 
-/* Split "<prefix>/<segment>/<action>" into the decoded segment and the
- * action; -1 when the path has another shape, -2 when the segment does
- * not decode. */
-static int
-parse_path(const char *path, const char *prefix, char *seg, const char **action)
+int
+api_path_parse(const char *path, const char *prefix, char *seg, const char **action)
 {
 	size_t plen = strlen(prefix);
 	const char *s, *slash;
@@ -101,8 +97,8 @@ parse_path(const char *path, const char *prefix, char *seg, const char **action)
 	return decode_segment(s, (size_t)(slash - s), false, seg) < 0 ? -2 : 0;
 }
 
-static void
-bad_segment(struct http_request *req)
+void
+api_bad_segment(struct http_request *req)
 {
 	http_reply_error(req, 400, "invalid_key", "The id or key in the path is not valid "
 	    "percent-encoded UTF-8 of 1 to 1024 bytes.", NULL);
@@ -158,20 +154,25 @@ redelivered(void *arg, const struct db_result *r)
 		    "The delivery's destination no longer exists.", NULL);
 		return;
 	}
+	if (PQgetvalue(res, 0, 4)[0] == 't') {
+		http_reply_error(c->req, 409, "conflict", "The delivery belongs to a PULL "
+		    "subscription; its consumer reads it from the subscription's stream.", NULL);
+		return;
+	}
 	reply_json(c->req, 202, json_pack("{s:s, s:s}", "id", c->id, "status", "PENDING"));
 }
 
 void
 api_deliveries_handle(struct http_request *req)
 {
-	char id[SEGMENT_MAX + 1];
+	char id[API_SEGMENT_MAX + 1];
 	const char *action, *p[1] = { id };
 	struct call *c;
 
-	int rc = parse_path(req->path, "/api/v1/deliveries", id, &action);
+	int rc = api_path_parse(req->path, "/api/v1/deliveries", id, &action);
 
 	if (rc == -2) {
-		bad_segment(req);
+		api_bad_segment(req);
 		return;
 	}
 	if (rc < 0 || strcmp(action, "redeliver") != 0) {
@@ -265,14 +266,14 @@ done:
 void
 api_destinations_handle(struct http_request *req)
 {
-	char key[SEGMENT_MAX + 1], since[SEGMENT_MAX + 1];
+	char key[API_SEGMENT_MAX + 1], since[API_SEGMENT_MAX + 1];
 	const char *action, *p[2] = { key, since };
 	struct call *c;
 
-	int rc = parse_path(req->path, "/api/v1/destinations", key, &action);
+	int rc = api_path_parse(req->path, "/api/v1/destinations", key, &action);
 
 	if (rc == -2) {
-		bad_segment(req);
+		api_bad_segment(req);
 		return;
 	}
 	if (rc < 0 || (strcmp(action, "recover") != 0 && strcmp(action, "rotate-secret") != 0)) {

@@ -8,6 +8,16 @@
 
 #include "http.h"
 
+#define API_SEGMENT_MAX 1024
+
+/* Split "<prefix>/<segment>/<action>" into the percent-decoded segment (seg
+ * holds API_SEGMENT_MAX + 1 bytes) and the action; -1 when the path has
+ * another shape, -2 when the segment is not 1..API_SEGMENT_MAX bytes of
+ * valid UTF-8 without NUL. */
+int api_path_parse(const char *path, const char *prefix, char *seg, const char **action);
+/* 400 invalid_key for a segment api_path_parse could not decode. */
+void api_bad_segment(struct http_request *req);
+
 void api_deliveries_handle(struct http_request *req);
 void api_destinations_handle(struct http_request *req);
 

@@ -52,16 +52,35 @@ static const char fanout_claim_sql[] =
 	" EXISTS (SELECT 1 FROM webhookd.config_change c"
 	"  WHERE NOT pg_visible_in_snapshot(c.xid, $2::pg_snapshot))";
 
+/* A match for a PULL destination is appended to its stream: numbered from
+ * destination_state.stream_end, taken by INSERT .. ON CONFLICT DO UPDATE so
+ * that its row lock orders the fan-outs of one stream by commit, and never
+ * claimed (next_attempt_at infinity). PUSH destinations' state rows are
+ * only created here, never locked, so claims are not held up. */
 static const char fanout_store_sql[] =
-	"WITH m AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[])"
-	"  AS u(event_pk, dest_pk, err)),"
+	"WITH m AS (SELECT u.*, cd.integration_key AS dkey,"
+	"  ch.code = 'PULL' AND u.err IS NULL AS stream"
+	"  FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(event_pk, dest_pk, err)"
+	"  JOIN webhookd.consumed_destination cd ON cd.pk = u.dest_pk"
+	"  JOIN webhookd.destination_target dt ON dt.pk = cd.destination_target_pk"
+	"  JOIN webhookd.destination_channel ch ON ch.pk = dt.destination_channel_pk),"
+	" n AS (SELECT dest_pk, count(*) FILTER (WHERE stream) AS cnt FROM m GROUP BY dest_pk),"
 	" st AS (INSERT INTO webhookd.destination_state (destination_pk)"
-	"  SELECT DISTINCT m.dest_pk FROM m JOIN webhookd.consumed_destination cd"
-	"  ON cd.pk = m.dest_pk ORDER BY 1 ON CONFLICT DO NOTHING),"
-	" d AS (INSERT INTO webhookd.delivery (event_pk, destination_pk, destination_key, status)"
-	"  SELECT m.event_pk, m.dest_pk, cd.integration_key,"
-	"  CASE WHEN m.err IS NULL THEN 'PENDING' ELSE 'DISCARDED' END"
-	"  FROM m JOIN webhookd.consumed_destination cd ON cd.pk = m.dest_pk"
+	"  SELECT dest_pk FROM n WHERE cnt = 0 ORDER BY 1 ON CONFLICT DO NOTHING),"
+	" sp AS (INSERT INTO webhookd.destination_state AS s (destination_pk, stream_end)"
+	"  SELECT dest_pk, cnt FROM n WHERE cnt > 0 ORDER BY 1"
+	"  ON CONFLICT (destination_pk) DO UPDATE SET stream_end = s.stream_end + EXCLUDED.stream_end"
+	"  RETURNING s.destination_pk, s.stream_end),"
+	" sb AS (INSERT INTO webhookd.subscription (destination_pk)"
+	"  SELECT dest_pk FROM n WHERE cnt > 0 ORDER BY 1 ON CONFLICT DO NOTHING),"
+	" d AS (INSERT INTO webhookd.delivery (event_pk, destination_pk, destination_key, status,"
+	"  next_attempt_at, stream_offset)"
+	"  SELECT m.event_pk, m.dest_pk, m.dkey,"
+	"  CASE WHEN m.err IS NULL THEN 'PENDING' ELSE 'DISCARDED' END,"
+	"  CASE WHEN m.stream THEN 'infinity'::timestamptz ELSE now() END,"
+	"  CASE WHEN m.stream THEN sp.stream_end - n.cnt - 1 + row_number() OVER"
+	"   (PARTITION BY m.dest_pk, m.stream ORDER BY m.event_pk) END"
+	"  FROM m JOIN n ON n.dest_pk = m.dest_pk LEFT JOIN sp ON sp.destination_pk = m.dest_pk"
 	"  ON CONFLICT (event_pk, destination_pk) DO NOTHING"
 	"  RETURNING pk, event_pk, destination_pk)"
 	" INSERT INTO webhookd.delivery_attempt (delivery_pk, attempt_no, started_at, error)"
@@ -157,6 +176,14 @@ static const char *const purge_sql[] = {
 };
 #define NPURGE ((int)(sizeof(purge_sql) / sizeof(purge_sql[0])))
 
+/* PULL streams: unread events past retention are discarded (reads already
+ * skip them), and subscriptions nobody pulled from are deactivated. */
+static const char streams_sql[] =
+	"WITH x AS (UPDATE webhookd.delivery SET status = 'DISCARDED' WHERE pk IN"
+	" (SELECT pk FROM webhookd.delivery WHERE stream_offset IS NOT NULL AND status = 'PENDING'"
+	"  AND created_at < now() - make_interval(secs => $1::int) LIMIT $3::int) RETURNING 1)"
+	" SELECT webhookd.deactivate_subscriptions($2::float8), (SELECT count(*) FROM x)";
+
 static const char gauges_sql[] =
 	"SELECT count(*), coalesce(extract(epoch FROM now() - min(next_attempt_at))::bigint, 0)"
 	" FROM webhookd.delivery WHERE status = 'PENDING' AND next_attempt_at <= now()";
@@ -209,7 +236,7 @@ struct dthread {
 	int flush_n;               /* entries of done[] in the running flush */
 	/* janitor (thread 0) */
 	bool janitor_busy;
-	time_t last_purge, last_gauges;
+	time_t last_purge, last_gauges, last_streams;
 	int purge_step;
 	/* shutdown */
 	bool draining, releasing, finished;
@@ -752,6 +779,13 @@ janitor_done(void *arg, const struct db_result *r)
 		    strtoll(PQgetvalue(r->res, 0, 1), NULL, 10));
 		return;
 	}
+	if (step == -3 && PQntuples(r->res) == 1) {
+		long long n = strtoll(PQgetvalue(r->res, 0, 0), NULL, 10);
+
+		while (n-- > 0)
+			metrics_count("subscriptions_deactivated");
+		return;
+	}
 	if (step == -2) {
 		if (atoi(PQcmdTuples(r->res)) > 0)
 			t->want_claim = true, schedule_kick(t);
@@ -781,6 +815,20 @@ janitor_step(struct dthread *t)
 }
 
 static void
+streams_step(struct dthread *t)
+{
+	const struct config *cfg = t->d->cfg;
+	char keep[16], idle[16], lim[16];
+	const char *p[3] = { keep, idle, lim };
+
+	snprintf(keep, sizeof(keep), "%d", cfg->pull_retention_s);
+	snprintf(idle, sizeof(idle), "%d", cfg->pull_inactivity_s);
+	snprintf(lim, sizeof(lim), "%d", cfg->purge_batch);
+	t->purge_step = -3;
+	t->janitor_busy = db_query(t->db, streams_sql, 3, p, janitor_done, t) == 0;
+}
+
+static void
 janitor_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dthread *t = arg;
@@ -797,6 +845,9 @@ janitor_cb(evutil_socket_t fd, short what, void *arg)
 		t->last_gauges = now;
 		t->purge_step = -1;
 		t->janitor_busy = db_query(t->db, gauges_sql, 0, NULL, janitor_done, t) == 0;
+	} else if (now - t->last_streams >= GAUGES_EVERY_S) {
+		t->last_streams = now;
+		streams_step(t);
 	} else {
 		t->purge_step = -2;
 		t->janitor_busy = db_query(t->db, lease_expiry_sql, 0, NULL, janitor_done, t) == 0;

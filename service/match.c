@@ -29,7 +29,7 @@ const char match_load_sql[] =
 	"  AND cd.active"
 	" JOIN webhookd.destination_target dt ON dt.pk = cd.destination_target_pk"
 	" JOIN webhookd.destination_channel ch ON ch.pk = dt.destination_channel_pk"
-	"  AND ch.code = 'WEBHOOKSERVICES'"
+	"  AND ch.code IN ('WEBHOOKSERVICES', 'PULL')"
 	" LEFT JOIN webhookd.webhook_filter f ON wc.filter_location LIKE 'model://%'"
 	"  AND f.code = substr(wc.filter_location, 9)"
 	" WHERE wc.pk > $1::bigint ORDER BY wc.pk LIMIT $2::int) c ON true ORDER BY c.pk";

@@ -256,7 +256,7 @@ class User:
 def users(cli):
     """One long-lived user per role; tests that delete users make their own."""
     out = {}
-    for role in ("admin", "viewer", "publisher"):
+    for role in ("admin", "viewer", "publisher", "subscriber"):
         pw = "pw-" + secrets.token_hex(8)
         cli.add_user(f"e2e-{role}", role, password=pw)
         out[role] = User(f"e2e-{role}", pw, role)
