@@ -138,6 +138,25 @@ static struct odata_nav string2string_navs[] = {
 };
 static const char *const string2string_key[] = { "owner/integrationKey", "key" };
 
+/* ---- InboundSource (sql/0005_inbound.sql; POST /inbound/{code}, service/inbound.c).
+ * action, verification and encoding are checked by the table's trigger (the
+ * messages list the allowed values); secret is the API key, "user:password",
+ * the HMAC key, the whsec_ secret or the PEM public key, by verification. ---- */
+static const struct odata_prop inbound_source_props[] = {
+	{ "code", "code", S, 0, NULL, NULL, ID_LEN },
+	{ "action", "action", S, 0, NULL, NULL, 32 },
+	{ "verification", "verification", S, 0, NULL, NULL, 32 },
+	{ "secret", "secret", S, WO, NULL, NULL, 8192 },
+	{ "headerName", "header_name", S, 0, NULL, NULL, 128 },
+	{ "encoding", "encoding", S, NN, "hex", NULL, 16 },
+	{ "idPath", "id_path", S, 0, NULL, NULL, ID_LEN },
+	{ "active", "active", B, NN, "true", NULL, 0 },
+};
+static struct odata_nav inbound_source_navs[] = {
+	{ "integrationObject", "IntegrationObject", ODATA_ONE, "integration_object_pk",
+	  ODATA_NAV_LOOKUP, NULL, NULL, NULL },
+};
+
 /* ---- WebhookMonitoring (sql/0003_dispatch.sql; rows written by the
  * dispatcher and the receivers, never through OData) ---- */
 static const char *const event_actions[] = { "created", "updated", "deleted", NULL };
@@ -166,7 +185,7 @@ static const struct odata_prop delivery_props[] = {
 	{ "status", "status", S, NN, NULL, delivery_statuses, 0 },
 	{ "destinationKey", "destination_key", S, NN, NULL, NULL, 0 },
 	{ "attempts", "attempts", I, NN, NULL, NULL, 0 },
-	{ "nextAttemptAt", "next_attempt_at", DT, NN, NULL, NULL, 0 },
+	{ "nextAttemptAt", "next_attempt_at", DT, 0, NULL, NULL, 0 },   /* null: PULL */
 	{ "lastStatusCode", "last_status_code", I, 0, NULL, NULL, 0 },
 	{ "createdAt", "created_at", DT, NN, NULL, NULL, 0 },
 	{ "deliveredAt", "delivered_at", DT, 0, NULL, NULL, 0 },
@@ -235,6 +254,8 @@ static struct odata_type webhook_types[] = {
 	LEAF("WebhookFilter", "WebhookFilters", "webhook_filter", webhook_filter_props, code_key, 0),
 	TYPE("String2StringMapType", "String2StringMapTypes", "string2string_map",
 	     string2string_props, string2string_navs, string2string_key, 0),
+	TYPE("InboundSource", "InboundSources", "inbound_source",
+	     inbound_source_props, inbound_source_navs, code_key, 0),
 };
 
 static struct odata_type monitoring_types[] = {

@@ -566,7 +566,7 @@ test_monitoring_types(void **state)
 		{ "Delivery", "attempts", "Edm.Int32", "false" },
 		{ "Delivery", "lastStatusCode", "Edm.Int32", NULL },
 		{ "Delivery", "deliveredAt", "Edm.DateTime", NULL },
-		{ "Delivery", "nextAttemptAt", "Edm.DateTime", "false" },
+		{ "Delivery", "nextAttemptAt", "Edm.DateTime", NULL },   /* null: PULL, never attempted */
 		{ "DeliveryAttempt", "startedAt", "Edm.DateTime", "false" },
 		{ "DeliveryAttempt", "error", "Edm.String", NULL },
 		{ "InboundRequest", "verified", "Edm.Boolean", "false" },
