@@ -72,6 +72,36 @@ def seed_v3(cli):
     assert p.returncode == 0, p.stderr
 
 
+SEED_V5 = """
+INSERT INTO webhookd.inbound_source (code, integration_key, integration_object_pk, action,
+                                     verification, secret, header_name, encoding, id_path)
+  SELECT 'upgrade-src', 'upgrade-src', pk, 'updated', 'HMAC_SHA1', 'v1:k:x',
+         'X-Gigya-HMAC-SHA1', 'base64', 'events.0.id'
+    FROM webhookd.integration_object WHERE code = 'Order';
+"""
+
+
+def seed_v5(cli):
+    p = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", cli.conninfo, "-c", SEED_V5],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
+SEED_V6 = """
+INSERT INTO webhookd.registration (uuid, name, description, triggers, signing_alg,
+                                   destination_target_pk)
+  SELECT 'e8309c18-4437-45d7-bc8c-0bbe137db54e', 'AwardFeed', 'All WebHook SCPI DEV',
+         ARRAY['Order.saved'], 'HMAC_SHA256', pk
+    FROM webhookd.destination_target WHERE id = 'upgrade-target';
+"""
+
+
+def seed_v6(cli):
+    p = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", cli.conninfo, "-c", SEED_V6],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
 SEEDS = {
     1: ("SELECT name, password_hash, role, created_at FROM webhookd.users ORDER BY name",
         lambda cli: [cli.add_user(f"upgrade-{r}", r) for r in ("admin", "viewer", "publisher")]),
@@ -91,6 +121,15 @@ SEEDS = {
         "JOIN webhookd.delivery_attempt a ON a.delivery_pk = v.pk, webhookd.inbound_request i "
         "ORDER BY e.id",
         seed_v3),
+    5: ("SELECT s.integration_key, s.code, i.code, s.action, s.verification, s.secret, "
+        "s.header_name, s.encoding, s.id_path, s.active, s.row_version "
+        "FROM webhookd.inbound_source s JOIN webhookd.integration_object i "
+        "ON i.pk = s.integration_object_pk ORDER BY s.code",
+        seed_v5),
+    6: ("SELECT r.uuid, r.name, r.description, r.triggers, r.signing_alg, r.created_at, t.id "
+        "FROM webhookd.registration r JOIN webhookd.destination_target t ON t.pk = r.destination_target_pk "
+        "ORDER BY r.uuid",
+        seed_v6),
 }
 
 
