@@ -9,8 +9,9 @@
 #     GET WebhookConfigurations('k')                        vs pgbench -S -M prepared
 #     GET ...?$filter=eventType eq '...'&$top=20&$expand=destination   vs the same
 #     POST deep upsert (bench/deep_upsert.lua)             vs pgbench one-row INSERT (bench/insert.sql)
-#   then the dispatcher (bench/dispatch.sh) on the same cluster, in databases
-#   of its own; BENCH_DISPATCH=0 skips it.
+#   then the dispatcher (bench/dispatch.sh) and inbound webhooks and PULL
+#   (bench/inbound.sh) on the same cluster, in databases of their own;
+#   BENCH_DISPATCH=0 / BENCH_INBOUND=0 skip them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${BENCH_SECONDS:-10}
@@ -102,4 +103,7 @@ kill -TERM "$srv" 2>/dev/null && wait "$srv" 2>/dev/null || true
 srv=
 if [ "${BENCH_DISPATCH:-1}" != 0 ]; then
   BENCH_PG_SOCK=$sock BENCH_PG_PORT=$pgport bash bench/dispatch.sh
+fi
+if [ "${BENCH_INBOUND:-1}" != 0 ]; then
+  BENCH_PG_SOCK=$sock BENCH_PG_PORT=$pgport bash bench/inbound.sh
 fi
