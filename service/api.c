@@ -104,8 +104,8 @@ api_bad_segment(struct http_request *req)
 	    "percent-encoded UTF-8 of 1 to 1024 bytes.", NULL);
 }
 
-static void
-reply_json(struct http_request *req, int status, json_t *j)
+void
+api_reply_json(struct http_request *req, int status, json_t *j)
 {
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
@@ -159,7 +159,7 @@ redelivered(void *arg, const struct db_result *r)
 		    "subscription; its consumer reads it from the subscription's stream.", NULL);
 		return;
 	}
-	reply_json(c->req, 202, json_pack("{s:s, s:s}", "id", c->id, "status", "PENDING"));
+	api_reply_json(c->req, 202, json_pack("{s:s, s:s}", "id", c->id, "status", "PENDING"));
 }
 
 void
@@ -199,7 +199,7 @@ recovered(void *arg, const struct db_result *r)
 		    "No destination has this integration key.", NULL);
 		return;
 	}
-	reply_json(c->req, 200, json_pack("{s:I}", "requeued",
+	api_reply_json(c->req, 200, json_pack("{s:I}", "requeued",
 	    (json_int_t)strtoll(PQgetvalue(r->res, 0, 1), NULL, 10)));
 }
 
@@ -217,7 +217,7 @@ rotated(void *arg, const struct db_result *r)
 		    "No destination has this integration key.", NULL);
 		return;
 	}
-	reply_json(c->req, 200, json_pack("{s:s, s:o}", "signingSecret", c->secret,
+	api_reply_json(c->req, 200, json_pack("{s:s, s:o}", "signingSecret", c->secret,
 	    "previousSecretValidUntil", PQgetvalue(r->res, 0, 1)[0] == 't' ?
 	    json_string(PQgetvalue(r->res, 0, 0)) : json_null()));
 }

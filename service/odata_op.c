@@ -78,8 +78,8 @@ reply_text(struct odata_op *op, int status, const char *ctype, const char *text,
 	strbuf_add(&op->body, text, len);
 }
 
-static bool
-json_media_type(const char *ct)
+bool
+odata_op_json_media_type(const char *ct)
 {
 	size_t n = strcspn(ct, ";");
 
@@ -228,7 +228,7 @@ check_write(struct odata_op *op, enum odata_write_mode mode)
 		    "This method is not supported for this resource.");
 		return false;
 	}
-	if (mode != ODATA_WRITE_DELETE && ct != NULL && !json_media_type(ct)) {
+	if (mode != ODATA_WRITE_DELETE && ct != NULL && !odata_op_json_media_type(ct)) {
 		odata_fail(&op->fail, 415, "unsupported_media_type", NULL,
 		    "Media type [%.100s] is not supported.", ct);
 		return false;

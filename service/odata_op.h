@@ -77,4 +77,8 @@ void odata_op_free(struct odata_op *op);
 /* Once at start-up (builds the model and each service's cached EDMX). */
 int  odata_op_init(void);
 
+/* Whether a request body's Content-Type means JSON: application/json with
+ * any parameters, or the full wildcard (what some clients send). */
+bool odata_op_json_media_type(const char *ct);
+
 #endif

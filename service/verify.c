@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 
 #include "b64.h"
+#include "key.h"           /* odata_key_hex_value */
 #include "sign.h"
 
 #define DIGEST_LEN   32            /* SHA-256 */
@@ -96,18 +97,6 @@ same_secret(const void *secret, size_t secret_len, const void *given, size_t giv
 	return CRYPTO_memcmp(a, b, DIGEST_LEN) == 0;
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Exactly 2 * outlen hex digits, either case. */
 static int
 hex_decode(const char *s, size_t n, unsigned char *out, size_t outlen)
@@ -117,7 +106,8 @@ hex_decode(const char *s, size_t n, unsigned char *out, size_t outlen)
 	if (n != 2 * outlen)
 		return -1;
 	for (i = 0; i < outlen; i++) {
-		int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+		int hi = odata_key_hex_value((unsigned char)s[2 * i]);
+		int lo = odata_key_hex_value((unsigned char)s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

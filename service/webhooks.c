@@ -26,7 +26,9 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "api.h"
 #include "db.h"
+#include "odata_op.h"
 #include "log.h"
 #include "secrets.h"
 #include "server.h"
@@ -83,19 +85,6 @@ call_new(struct http_request *req)
 		req->ctx_free = call_free;
 	}
 	return c;
-}
-
-static void
-reply_json(struct http_request *req, int status, json_t *j)
-{
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-
-	if (text)
-		http_reply_text(req, status, "application/json", text);
-	else
-		http_reply_unavailable(req, NULL);
-	free(text);
-	json_decref(j);
 }
 
 /* A database error as the OData layer answers it: WHnnn errors carry
@@ -211,7 +200,7 @@ registered(void *arg, const struct db_result *r)
 	}
 	snprintf(location, sizeof(location), PREFIX "/%s", c->uuid);
 	http_add_header(c->req, "Location", location);
-	reply_json(c->req, 201, j);
+	api_reply_json(c->req, 201, j);
 }
 
 static bool
@@ -377,17 +366,6 @@ check_body(json_t *body, struct reg *g, struct fail *f)
 	return check_triggers(json_object_get(body, "triggers"), g->triggers, f);
 }
 
-static bool
-json_media_type(const char *ct)
-{
-	size_t n = strcspn(ct, ";");
-
-	while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
-		n--;
-	return (n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
-	    (n == 3 && strncasecmp(ct, "*/*", 3) == 0);
-}
-
 /* The body as parsed JSON object, or NULL with the reply sent. */
 static json_t *
 parse_body(struct http_request *req)
@@ -399,7 +377,7 @@ parse_body(struct http_request *req)
 	char msg[300];
 	json_t *j;
 
-	if (ct != NULL && !json_media_type(ct)) {
+	if (ct != NULL && !odata_op_json_media_type(ct)) {
 		snprintf(msg, sizeof(msg), "Media type [%.100s] is not supported.", ct);
 		http_reply_error(req, 415, "unsupported_media_type", msg, NULL);
 		return NULL;
