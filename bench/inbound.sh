@@ -75,7 +75,7 @@ printf '%s' "$spw" | WEBHOOKD_KDF_ITERATIONS=1000 "$BIN" user add sub --role sub
 start_server() {
   WEBHOOKD_TLS=false WEBHOOKD_PORT=$port WEBHOOKD_LISTEN_ADDRESS=127.0.0.1 \
   WEBHOOKD_MASTER_KEY_FILE="$work/master.key" WEBHOOKD_ACCESS_LOG=/dev/null \
-  WEBHOOKD_DISPATCHER=$1 WEBHOOKD_PULL_MAX_EVENTS=100000 \
+  WEBHOOKD_DISPATCHER=$1 \
     "$BIN" serve 2>>"$work/server.log" &
   srv=$!
   for _ in $(seq 100); do
@@ -98,15 +98,17 @@ odata InboundSources "{\"code\": \"bench\", \"integrationObject\": {\"code\": \"
   \"action\": \"created\", \"verification\": \"HMAC_SHA256\", \"secret\": \"$secret\",
   \"headerName\": \"X-Signature\", \"encoding\": \"hex\", \"idPath\": \"id\"}"
 log "signing bodies..."
-python3 bench/inbound_bodies.py "$secret" 120000 > "$work/bodies.lua"
-INBOUND_BODIES="$work/bodies.lua" wrk -t2 -c"$CONNS" -d2s -s bench/inbound.lua \
+python3 bench/inbound_bodies.py "$secret" 120000 > "$work/bodies.txt"
+INBOUND_BODIES="$work/bodies.txt" wrk -t2 -c"$CONNS" -d2s -s bench/inbound.lua \
   "http://127.0.0.1:$port/inbound/bench" >/dev/null
-out=$(INBOUND_BODIES="$work/bodies.lua" INBOUND_OFFSET=50000 wrk -t2 -c"$CONNS" -d"${DUR}s" \
+out=$(INBOUND_BODIES="$work/bodies.txt" INBOUND_OFFSET=50000 wrk -t2 -c"$CONNS" -d"${DUR}s" \
   --latency -s bench/inbound.lua "http://127.0.0.1:$port/inbound/bench")
 in_rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
 in_p99=$(echo "$out" | awk '$1=="99%" {print $2}')
 non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-[ -n "$non2xx" ] && log "warning: $non2xx non-2xx answers"
+if [ -n "$non2xx" ]; then
+  log "error: $non2xx non-2xx answers; the server log says:"; tail -5 "$work/server.log" >&2; exit 1
+fi
 dups=$(q $DB "SELECT count(*) FILTER (WHERE duplicate) || ' duplicates of ' || count(*) FROM webhookd.inbound_request")
 ins_tps=$(pgbench_ -f bench/insert.sql -M prepared -c"$CONNS" -j2 -T"$DUR")
 stop_server

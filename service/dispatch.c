@@ -156,9 +156,18 @@ static const char health_sql[] =
 static const char deactivate_sql[] =
 	"SELECT webhookd.deactivate_destinations($1::bigint[], $2::bigint[], $3::float8)";
 
+/* Every second: leases past their end go back to PENDING; and stream
+ * deliveries a PULL consumer has committed past are marked DELIVERED (a
+ * pull only moves the cursor, so that it stays one row's write). */
 static const char lease_expiry_sql[] =
-	"UPDATE webhookd.delivery SET status = 'PENDING', lease_owner = NULL, lease_until = NULL"
-	" WHERE status = 'IN_FLIGHT' AND lease_until < now()";
+	"WITH m AS (UPDATE webhookd.delivery d SET status = 'DELIVERED', delivered_at = now(),"
+	"  attempts = d.attempts + 1 WHERE d.pk IN (SELECT x.pk FROM webhookd.subscription s"
+	"  JOIN webhookd.delivery x ON x.destination_pk = s.destination_pk"
+	"  AND x.stream_offset < s.cursor AND x.stream_offset IS NOT NULL AND x.status = 'PENDING'"
+	"  LIMIT $1::int) RETURNING 1),"
+	" l AS (UPDATE webhookd.delivery SET status = 'PENDING', lease_owner = NULL,"
+	"  lease_until = NULL WHERE status = 'IN_FLIGHT' AND lease_until < now() RETURNING 1)"
+	" SELECT (SELECT count(*) FROM l), (SELECT count(*) FROM m)";
 
 static const char release_sql[] =
 	"UPDATE webhookd.delivery SET status = 'PENDING', lease_owner = NULL, lease_until = NULL"
@@ -762,6 +771,7 @@ flush_start(struct dthread *t)
 /* ---- janitor (thread 0) ---------------------------------------------- */
 
 static void janitor_step(struct dthread *t);
+static void lease_step(struct dthread *t);
 
 static void
 janitor_done(void *arg, const struct db_result *r)
@@ -786,9 +796,12 @@ janitor_done(void *arg, const struct db_result *r)
 			metrics_count("subscriptions_deactivated");
 		return;
 	}
-	if (step == -2) {
-		if (atoi(PQcmdTuples(r->res)) > 0)
+	if (step == -2 && PQntuples(r->res) == 1) {
+		if (atoi(PQgetvalue(r->res, 0, 0)) > 0)
 			t->want_claim = true, schedule_kick(t);
+		/* a full batch of committed stream deliveries: more are waiting */
+		if (atoi(PQgetvalue(r->res, 0, 1)) >= cfg->purge_batch && !t->draining)
+			lease_step(t);
 		return;
 	}
 	/* A full purge batch means there is more: go on at once. */
@@ -812,6 +825,17 @@ janitor_step(struct dthread *t)
 	t->janitor_busy = true;
 	if (db_query(t->db, purge_sql[t->purge_step], np, p, janitor_done, t) < 0)
 		t->janitor_busy = false;
+}
+
+static void
+lease_step(struct dthread *t)
+{
+	char lim[16];
+	const char *p[1] = { lim };
+
+	snprintf(lim, sizeof(lim), "%d", t->d->cfg->purge_batch);
+	t->purge_step = -2;
+	t->janitor_busy = db_query(t->db, lease_expiry_sql, 1, p, janitor_done, t) == 0;
 }
 
 static void
@@ -849,8 +873,7 @@ janitor_cb(evutil_socket_t fd, short what, void *arg)
 		t->last_streams = now;
 		streams_step(t);
 	} else {
-		t->purge_step = -2;
-		t->janitor_busy = db_query(t->db, lease_expiry_sql, 0, NULL, janitor_done, t) == 0;
+		lease_step(t);
 	}
 	if (t->cache && now - t->cache_loaded >= CACHE_MAX_AGE_S)
 		t->cache_stale = true;

@@ -43,25 +43,21 @@
  * expired or been discarded. */
 static const char pull_sql[] =
 	SUBSCRIPTION_CTES
-	" b AS (SELECT d.stream_offset AS o, d.id, e2.id AS event_id, e2.integration_object,"
-	"  e2.action, e2.subject_key, e2.occurred_at, e2.payload,"
-	"  octet_length(e2.payload::text) AS size"
-	"  FROM s JOIN webhookd.delivery d ON d.destination_pk = s.destination_pk"
-	"  AND d.stream_offset >= s.cursor AND d.status <> 'DISCARDED'"
+	" b0 AS (SELECT d.stream_offset AS o, d.id, d.event_pk FROM webhookd.delivery d"
+	"  WHERE d.destination_pk = (SELECT destination_pk FROM s)"
+	"  AND d.stream_offset >= (SELECT cursor FROM s) AND d.status <> 'DISCARDED'"
 	"  AND d.created_at >= now() - make_interval(secs => $4::int)"
-	"  JOIN webhookd.event e2 ON e2.pk = d.event_pk"
 	"  ORDER BY d.stream_offset LIMIT $3::int),"
+	" b AS (SELECT b0.o, b0.id, e2.id AS event_id, e2.integration_object, e2.action,"
+	"  e2.subject_key, e2.occurred_at, e2.payload, octet_length(e2.payload::text) AS size"
+	"  FROM b0 JOIN webhookd.event e2 ON e2.pk = b0.event_pk),"
 	" w AS (SELECT b.*, sum(size) OVER (ORDER BY o) - size AS before FROM b),"
 	" sel AS (SELECT * FROM w WHERE before < $2::bigint),"
 	" nx AS (SELECT coalesce((SELECT max(o) + 1 FROM sel),"
 	"  greatest((SELECT cursor FROM s), (SELECT stream_end FROM e)), 0) AS next),"
 	" u AS (UPDATE webhookd.subscription sub SET active_at = now(),"
 	"  cursor = CASE WHEN $5::bool THEN nx.next ELSE sub.cursor END"
-	"  FROM s, nx WHERE sub.destination_pk = s.destination_pk RETURNING 1),"
-	" dl AS (UPDATE webhookd.delivery d SET status = 'DELIVERED', delivered_at = now(),"
-	"  attempts = d.attempts + 1 FROM s, nx WHERE $5::bool"
-	"  AND d.destination_pk = s.destination_pk AND d.stream_offset >= s.cursor"
-	"  AND d.stream_offset < nx.next AND d.status = 'PENDING')"
+	"  FROM s, nx WHERE sub.destination_pk = s.destination_pk RETURNING 1)"
 	" SELECT (SELECT count(*) FROM dst), coalesce((SELECT bool_or(pull) FROM dst), false),"
 	" (SELECT count(*) FROM sel),"
 	" json_build_object('status', 'OK', 'type', 'PullResult', 'errors', json_build_array(),"
@@ -80,17 +76,14 @@ static const char pull_sql[] =
 	" FROM nx";
 
 /* $2 the new cursor: no lower than the committed one, no higher than the
- * stream's end. Everything before it counts as delivered. */
+ * stream's end. What lies before it is delivered: the dispatcher's janitor
+ * marks those rows within a second, off the consumer's path. */
 static const char commit_sql[] =
 	SUBSCRIPTION_CTES
 	" ok AS (SELECT s.destination_pk, s.cursor FROM s, e"
 	"  WHERE $2::bigint >= s.cursor AND $2::bigint <= e.stream_end),"
 	" u AS (UPDATE webhookd.subscription sub SET cursor = $2::bigint, active_at = now()"
-	"  FROM ok WHERE sub.destination_pk = ok.destination_pk RETURNING 1),"
-	" dl AS (UPDATE webhookd.delivery d SET status = 'DELIVERED', delivered_at = now(),"
-	"  attempts = d.attempts + 1 FROM ok WHERE d.destination_pk = ok.destination_pk"
-	"  AND d.stream_offset >= ok.cursor AND d.stream_offset < $2::bigint"
-	"  AND d.status = 'PENDING')"
+	"  FROM ok WHERE sub.destination_pk = ok.destination_pk RETURNING 1)"
 	" SELECT (SELECT count(*) FROM dst), coalesce((SELECT bool_or(pull) FROM dst), false),"
 	" coalesce((SELECT cursor FROM s), 0), (SELECT stream_end FROM e), (SELECT count(*) FROM u)";
 

@@ -17,6 +17,9 @@ ALTER TABLE webhookd.users ADD CONSTRAINT users_role_check
 ALTER TABLE webhookd.delivery ADD COLUMN stream_offset bigint;
 CREATE UNIQUE INDEX delivery_stream ON webhookd.delivery (destination_pk, stream_offset)
     WHERE stream_offset IS NOT NULL;
+-- what a consumer has committed past, still to be marked DELIVERED
+CREATE INDEX delivery_stream_pending ON webhookd.delivery (destination_pk, stream_offset)
+    WHERE stream_offset IS NOT NULL AND status = 'PENDING';
 -- retention: the oldest unread stream deliveries
 CREATE INDEX delivery_stream_age ON webhookd.delivery (created_at)
     WHERE stream_offset IS NOT NULL AND status = 'PENDING';

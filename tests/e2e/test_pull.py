@@ -200,7 +200,9 @@ def test_commit_marks_deliveries_delivered(px):
     publish_n(d, p.hook.io, 4)
     wait_stream(p, 4)
     assert p.commit(2).status_code == 200
-    assert [x["status"] for x in p.stream()] == ["DELIVERED", "DELIVERED", "PENDING", "PENDING"]
+    # the janitor marks what the cursor passed within about a second
+    wait_for(lambda: [x["status"] for x in p.stream()] == ["DELIVERED", "DELIVERED", "PENDING", "PENDING"],
+             WAIT, interval=0.1, what="committed deliveries to be marked DELIVERED")
     mon = OData(d.srv, d.users["admin"].headers, base=MONITORING_BASE)
     got = mon.results("Deliveries", params={
         "$filter": f"destinationKey eq '{p.hook.dest_key.replace(chr(39), chr(39) * 2)}'",
@@ -255,7 +257,8 @@ def test_auto_commit_moves_the_cursor(px):
     assert b["data"]["events"][0]["cursor"]["offset"] == a["data"]["nextCursor"]["offset"]
     assert p.events(autoCommit=True)["total"] == 0
     assert p.cursor() == "5"
-    assert {x["status"] for x in p.stream()} == {"DELIVERED"}
+    wait_for(lambda: {x["status"] for x in p.stream()} == {"DELIVERED"}, WAIT, interval=0.1,
+             what="auto-committed deliveries to be marked DELIVERED")
     assert_error(p.commit(4), 400, "invalid_cursor")
 
 
