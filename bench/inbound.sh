@@ -19,7 +19,8 @@
 # Uses run.sh's cluster when BENCH_PG_SOCK/BENCH_PG_PORT are set (its own
 # database whd_inbound, dropped at the end), otherwise a throwaway cluster.
 # Knobs: BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_PULL_EVENTS (100,000),
-# BENCH_PULL_BATCH_EVENTS (512), BENCH_BIN.
+# BENCH_PULL_BATCH_EVENTS (512), BENCH_PULL=0 (inbound only), BENCH_BIN; other
+# WEBHOOKD_<KEY> settings pass through to the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${BENCH_SECONDS:-10}
@@ -91,7 +92,7 @@ odata() {  # path body
 pgbench_() { "$PGBIN/pgbench" -n "$@" -h "$sock" -p "$pgport" -U webhookd $DB 2>/dev/null | awk '/^tps/ {print $3; exit}'; }
 
 # ---- inbound ----------------------------------------------------------------
-start_server false
+start_server "${BENCH_INBOUND_DISPATCHER:-false}"
 secret=$(openssl rand -hex 24)
 odata IntegrationObjects '{"code": "InboundBenchIO"}'
 odata InboundSources "{\"code\": \"bench\", \"integrationObject\": {\"code\": \"InboundBenchIO\"},
@@ -111,9 +112,27 @@ if [ -n "$non2xx" ]; then
 fi
 dups=$(q $DB "SELECT count(*) FILTER (WHERE duplicate) || ' duplicates of ' || count(*) FROM webhookd.inbound_request")
 ins_tps=$(pgbench_ -f bench/insert.sql -M prepared -c"$CONNS" -j2 -T"$DUR")
+# Where the ceiling is: the request's storing statement alone (the text of
+# service/inbound.c's store_sql, fresh ids), run by pgbench in the same way.
+python3 - "$work/store.sql" <<'PY'
+import re, sys
+src = open("service/inbound.c").read()
+block = src[src.index("static const char store_sql[] ="):]
+block = block[:block.index(";\n")]
+sql = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', block)).replace('\\"', '"')
+for k, v in {"$1": "('inb_' || :n || '_' || :m)", "$2": "'InboundBenchIO'", "$3": "'created'",
+             "$4": "('evt-' || :n)", "$5": "'{\"id\":\"evt-1\",\"type\":\"order.paid\",\"data\":{\"order\":\"o-1\",\"total\":1.5,\"currency\":\"EUR\"}}'",
+             "$6": "'bench'", "$7": "NULL", "$8": "'/inbound/bench'"}.items():
+    sql = sql.replace(k, v)
+open(sys.argv[1], "w").write("\\set n random(1, 1000000000)\n\\set m random(1, 1000000000)\n" + sql + ";\n")
+PY
+store_tps=$(PGOPTIONS="-c webhookd.local_wake=on" pgbench_ -f "$work/store.sql" -M prepared -c"$CONNS" -j2 -T"$DUR")
 stop_server
 
 # ---- PULL -------------------------------------------------------------------
+if [ "${BENCH_PULL:-1}" = 0 ]; then
+  echo "inbound: ${in_rps} req/s, p99 ${in_p99}; INSERT ${ins_tps} tps; store statement ${store_tps} tps; $dups"; exit 0
+fi
 start_server true
 odata IntegrationObjects '{"code": "PullBenchIO"}'
 odata WebhookConfigurations '{"integrationObject": {"code": "PullBenchIO"},
@@ -130,7 +149,8 @@ for _ in $(seq 1200); do
   sleep 0.5
 done
 n_stream=$(q $DB "SELECT count(*) FROM webhookd.delivery WHERE stream_offset IS NOT NULL")
-size=$(q $DB "SELECT round(avg(octet_length(payload::text))) FROM webhookd.event")
+size=$(q $DB "SELECT round(avg(octet_length(payload::text))) FROM webhookd.event WHERE integration_object = 'PullBenchIO'")
+read -r lo hi < <(q $DB "SELECT min(pk), max(pk) FROM webhookd.event WHERE integration_object = 'PullBenchIO'" | tr '|' ' ')
 q $DB "VACUUM ANALYZE webhookd.event, webhookd.delivery" >/dev/null
 read -r pull_n pull_s < <(python3 - "$port" "$spw" "$((PULL_BATCH_EVENTS * 1024))" <<'PY'
 import base64, http.client, re, sys, time
@@ -152,7 +172,7 @@ PY
 )
 stop_server
 cat > "$work/read.sql" <<SQL
-\set start random(1, $((PULL_EVENTS - PULL_BATCH_EVENTS)))
+\set start random($lo, $((hi - PULL_BATCH_EVENTS)))
 SELECT payload FROM webhookd.event WHERE pk >= :start ORDER BY pk LIMIT $PULL_BATCH_EVENTS;
 SQL
 read_tps=$(pgbench_ -f "$work/read.sql" -M prepared -c1 -j1 -T"$DUR")
@@ -165,6 +185,7 @@ cat <<MD
 | what | rate | p99 | reference | ratio |
 |---|---|---|---|---|
 | POST /inbound/{code}, HMAC_SHA256 verified and committed, one per request (wrk -t2 -c$CONNS -d${DUR}s -s bench/inbound.lua; $dups) | ${in_rps} req/s | ${in_p99} | ${ins_tps} tps (pgbench one-row INSERT, -c$CONNS) | $(ratio "$in_rps" "$ins_tps") |
+| (ceiling) the request's storing statement alone (service/inbound.c store_sql: event + inbound_request), pgbench -c$CONNS | ${store_tps} tps | | ${ins_tps} tps | $(ratio "$store_tps" "$ins_tps") |
 | PULL: one consumer, autoCommit, maxBatchSize ${PULL_BATCH_EVENTS} KiB, $pull_n events of ${size} bytes in ${pull_s} s (stream of $n_stream) | ${pull_rate} events/s | | ${read_rate} rows/s (pgbench -c1: $PULL_BATCH_EVENTS payload rows per query, ${read_tps} tps) | $(ratio "$pull_rate" "$read_rate") |
 MD
 echo "(machine: $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ); $("$BIN" version))"
