@@ -64,6 +64,9 @@ q postgres "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
 q postgres "CREATE DATABASE $DB" >/dev/null
 export WEBHOOKD_DATABASE_URL="host=$sock port=$pgport dbname=$DB user=webhookd"
 "$BIN" migrate >/dev/null
+if [ -n "${BENCH_NO_NOTIFY:-}" ]; then    # experiment: no session sends NOTIFY
+  q $DB "ALTER DATABASE $DB SET webhookd.local_wake = on" >/dev/null
+fi
 q $DB "CREATE TABLE bench_insert (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v int, at timestamptz DEFAULT now())"
 printf 'k1 %s\n' "$(openssl rand -base64 32)" > "$work/master.key"; chmod 600 "$work/master.key"
 apw=$(openssl rand -hex 12); spw=$(openssl rand -hex 12)

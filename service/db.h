@@ -50,9 +50,9 @@ struct db_pool_opts {
 	int reconnect_max_ms;
 	int connect_timeout_ms;
 	int statement_timeout_ms;   /* 0: none */
-	/* Sessions of an instance whose dispatcher is woken in-process after
-	 * a publish: the event trigger skips its NOTIFY, whose database-wide
-	 * lock would serialize every publishing commit. */
+	/* Sessions whose committed events are announced by the server itself
+	 * (server_events_committed): the event trigger skips its NOTIFY, whose
+	 * database-wide lock would serialize every publishing commit. */
 	bool local_wake;
 	/* The dispatcher's own sessions: synchronous_commit=off (a commit lost
 	 * in a PostgreSQL crash only means an expired lease or a second

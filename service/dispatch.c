@@ -35,7 +35,7 @@
 #include "ssrf.h"
 #include "strbuf.h"
 
-#define CHANNEL          "webhookd_dispatch"
+#define CHANNEL          DISPATCH_CHANNEL
 #define CACHE_PAGE       5000
 #define CACHE_MAX_AGE_S  600     /* reload at least this often (config_change purge) */
 #define JANITOR_MS       1000

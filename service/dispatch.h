@@ -31,6 +31,9 @@ void dispatch_drain(struct dispatch *d);
 int  dispatch_done(const struct dispatch *d);
 /* Join and free; after dispatch_done. */
 void dispatch_free(struct dispatch *d);
+/* Every dispatcher LISTENs here: 'event' (events committed), 'delivery'
+ * (deliveries due), 'config' (configuration changed). */
+#define DISPATCH_CHANNEL "webhookd_dispatch"
 /* Wake the threads from any thread: fanout (thread 0) after events were
  * committed, else claims after deliveries became due. */
 void dispatch_wake(struct dispatch *d, int fanout);

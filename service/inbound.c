@@ -28,7 +28,6 @@
 
 #include "config.h"
 #include "db.h"
-#include "dispatch.h"
 #include "log.h"
 #include "metrics.h"
 #include "secrets.h"
@@ -237,8 +236,8 @@ stored(void *arg, const struct db_result *r)
 	}
 	dup = PQgetvalue(r->res, 0, 1)[0] == 't';
 	metrics_count(dup ? "inbound_duplicates" : "inbound_accepted");
-	if (!dup && in->req->worker->srv->dispatch)
-		dispatch_wake(in->req->worker->srv->dispatch, 1);
+	if (!dup)
+		server_events_committed(in->req->worker);
 	answer = json_pack("{s:s, s:s, s:b}", "id", PQgetvalue(r->res, 0, 0),
 	    "eventId", in->event_id, "duplicate", dup);
 	text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;

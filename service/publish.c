@@ -25,7 +25,6 @@
 
 #include "config.h"
 #include "db.h"
-#include "dispatch.h"
 #include "log.h"
 #include "rfc3339.h"
 #include "server.h"
@@ -139,8 +138,7 @@ inserted(void *arg, const struct db_result *r)
 	struct publish *p = arg;
 
 	if (r->status == DB_OK) {
-		if (p->req->worker->srv->dispatch)
-			dispatch_wake(p->req->worker->srv->dispatch, 1);
+		server_events_committed(p->req->worker);
 		http_reply_text(p->req, 202, "application/json", p->reply);
 		return;
 	}

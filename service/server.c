@@ -103,6 +103,48 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 	http_drain(w);
 }
 
+/* ---- events-committed NOTIFY throttle ---------------------------------- */
+
+#define NOTIFY_EVERY_MS 10
+
+static void
+notify_sent(void *arg, const struct db_result *r)
+{
+	(void)arg, (void)r;     /* failed: the dispatchers' poll finds the events */
+}
+
+static void
+notify_send(struct worker *w)
+{
+	static const char sql[] = "SELECT pg_notify('" DISPATCH_CHANNEL "', 'event')";
+	struct timeval tv = { 0, NOTIFY_EVERY_MS * 1000 };
+
+	w->notify_pending = false;
+	(void)db_query(w->db, sql, 0, NULL, notify_sent, NULL);
+	evtimer_add(&w->notify_ev, &tv);
+}
+
+static void
+notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd, (void)what;
+	if (w->notify_pending)
+		notify_send(w);
+}
+
+void
+server_events_committed(struct worker *w)
+{
+	if (w->srv->dispatch)
+		dispatch_wake(w->srv->dispatch, 1);
+	if (evtimer_pending(&w->notify_ev, NULL))
+		w->notify_pending = true;
+	else
+		notify_send(w);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -145,7 +187,7 @@ worker_init(struct server *srv, struct worker *w, int id,
 		.conninfo = srv->conninfo, .size = cfg->db_pool_size,
 		.queue_max = cfg->db_queue_max, .reconnect_min_ms = cfg->db_reconnect_min_ms,
 		.reconnect_max_ms = cfg->db_reconnect_max_ms, .connect_timeout_ms = 10000,
-		.statement_timeout_ms = cfg->db_statement_timeout_ms, .local_wake = cfg->dispatcher,
+		.statement_timeout_ms = cfg->db_statement_timeout_ms, .local_wake = true,
 	};
 	struct timeval jt = { 0, JANITOR_MS * 1000 };
 
@@ -178,6 +220,7 @@ worker_init(struct server *srv, struct worker *w, int id,
 	event_assign(&w->janitor, w->base, -1, EV_PERSIST, janitor_cb, w);
 	event_add(&w->janitor, &jt);
 	event_assign(&w->drain_ev, w->base, -1, 0, drain_cb, w);
+	evtimer_assign(&w->notify_ev, w->base, notify_cb, w);
 	return 0;
 }
 
@@ -204,6 +247,7 @@ workers_teardown(struct server *srv)
 			evconnlistener_free(w->listener);
 		event_del(&w->janitor);
 		event_del(&w->drain_ev);
+		event_del(&w->notify_ev);
 		event_base_free(w->base);
 	}
 	free(srv->workers);

@@ -36,6 +36,8 @@ struct worker {
 	bool draining;
 	bool accept_paused;       /* accept failed (EMFILE): retried by the janitor */
 	struct timeval drain_deadline;
+	struct event notify_ev;   /* events-committed NOTIFY throttle (server_events_committed) */
+	bool notify_pending;      /* events committed since the last NOTIFY */
 	time_t date_sec;          /* Date header, formatted once per second */
 	char date[40];
 };
@@ -57,5 +59,14 @@ struct server {
 
 /* Run `webhookd serve` until SIGTERM/SIGINT; returns the process exit code. */
 int server_run(const struct config *cfg, const struct secrets *secrets);
+
+/* Events were committed through worker w (publish, inbound): wake this
+ * instance's dispatcher in-process, and every instance's with one NOTIFY
+ * per worker per NOTIFY_EVERY_MS at most, the last one sent after the last
+ * commit. A NOTIFY in the committing transaction itself would take
+ * PostgreSQL's database-wide notify lock on every commit (worker sessions
+ * therefore run with webhookd.local_wake=on); a lost NOTIFY only delays
+ * (dispatchers also poll). */
+void server_events_committed(struct worker *w);
 
 #endif

@@ -655,6 +655,24 @@ def test_continuous_failure_deactivates_and_reactivation_resumes(dx):
     assert d.dest(h)["active"] is True
 
 
+def test_an_api_instance_without_dispatcher_wakes_the_others(dx, start_server):
+    # the dispatcher polls only once a minute: a prompt delivery proves the
+    # publishing instance's NOTIFY reached it (sent after the commit, not in it)
+    d = dx(DISPATCH_POLL_MS=60000)
+    api = start_server({"WEBHOOKD_DISPATCHER": "false"})
+    io = uid("io")
+    h = d.hook(io=io)
+    time.sleep(0.5)                               # the configuration reload
+    for i in range(3):
+        t0 = time.time()
+        r = api.request("POST", EVENTS, data=json.dumps(d.event(io, payload={"i": i})).encode(),
+                        headers=dict(d.users["publisher"].headers,
+                                     **{"Content-Type": "application/json"}))
+        assert r.status_code == 202, r.text
+        d.sink.wait(i + 1, h.path, timeout=WAIT)
+        assert time.time() - t0 < 3 * SLOW, time.time() - t0
+
+
 # ================================================================= safety ==
 
 def test_ssrf_guard_refuses_loopback_without_allow_list(dx):
