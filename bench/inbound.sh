@@ -6,7 +6,9 @@
 #
 #   reference   pgbench -n -f bench/insert.sql -M prepared -c$CONNS -j2 -T$DUR
 #               (one one-row INSERT per transaction)
-#   inbound     wrk -t2 -c$CONNS -d${DUR}s -s bench/inbound.lua: POST
+#   inbound     (an instance without dispatcher, then one with; the events of
+#               the first run are fanned out by the second instance meanwhile)
+#               wrk -t2 -c$CONNS -d${DUR}s -s bench/inbound.lua: POST
 #               /inbound/{code} to an HMAC_SHA256 source, each body with its
 #               own sender id and signature (precomputed by bench/inbound_bodies.py),
 #               each verified, committed (event + inbound_request) and answered 200
@@ -64,9 +66,6 @@ q postgres "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1
 q postgres "CREATE DATABASE $DB" >/dev/null
 export WEBHOOKD_DATABASE_URL="host=$sock port=$pgport dbname=$DB user=webhookd"
 "$BIN" migrate >/dev/null
-if [ -n "${BENCH_NO_NOTIFY:-}" ]; then    # experiment: no session sends NOTIFY
-  q $DB "ALTER DATABASE $DB SET webhookd.local_wake = on" >/dev/null
-fi
 q $DB "CREATE TABLE bench_insert (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v int, at timestamptz DEFAULT now())"
 printf 'k1 %s\n' "$(openssl rand -base64 32)" > "$work/master.key"; chmod 600 "$work/master.key"
 apw=$(openssl rand -hex 12); spw=$(openssl rand -hex 12)
@@ -95,25 +94,33 @@ odata() {  # path body
 pgbench_() { "$PGBIN/pgbench" -n "$@" -h "$sock" -p "$pgport" -U webhookd $DB 2>/dev/null | awk '/^tps/ {print $3; exit}'; }
 
 # ---- inbound ----------------------------------------------------------------
-start_server "${BENCH_INBOUND_DISPATCHER:-false}"
+start_server false
 secret=$(openssl rand -hex 24)
 odata IntegrationObjects '{"code": "InboundBenchIO"}'
 odata InboundSources "{\"code\": \"bench\", \"integrationObject\": {\"code\": \"InboundBenchIO\"},
   \"action\": \"created\", \"verification\": \"HMAC_SHA256\", \"secret\": \"$secret\",
   \"headerName\": \"X-Signature\", \"encoding\": \"hex\", \"idPath\": \"id\"}"
 log "signing bodies..."
-python3 bench/inbound_bodies.py "$secret" 120000 > "$work/bodies.txt"
+python3 bench/inbound_bodies.py "$secret" 250000 > "$work/bodies.txt"
 INBOUND_BODIES="$work/bodies.txt" wrk -t2 -c"$CONNS" -d2s -s bench/inbound.lua \
   "http://127.0.0.1:$port/inbound/bench" >/dev/null
-out=$(INBOUND_BODIES="$work/bodies.txt" INBOUND_OFFSET=50000 wrk -t2 -c"$CONNS" -d"${DUR}s" \
-  --latency -s bench/inbound.lua "http://127.0.0.1:$port/inbound/bench")
-in_rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-in_p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-if [ -n "$non2xx" ]; then
-  log "error: $non2xx non-2xx answers; the server log says:"; tail -5 "$work/server.log" >&2; exit 1
-fi
+# wrk_inbound OFFSET -> "req/s p99": every body from OFFSET on is new
+wrk_inbound() {
+  local out non2xx
+  out=$(INBOUND_BODIES="$work/bodies.txt" INBOUND_OFFSET=$1 wrk -t2 -c"$CONNS" -d"${DUR}s" \
+    --latency -s bench/inbound.lua "http://127.0.0.1:$port/inbound/bench")
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  if [ -n "$non2xx" ]; then
+    log "error: $non2xx non-2xx answers; the server log says:"; tail -5 "$work/server.log" >&2; exit 1
+  fi
+  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(echo "$out" | awk '$1=="99%" {print $2}')"
+}
+# the request path alone (this instance runs no dispatcher) ...
+read -r in_rps in_p99 < <(wrk_inbound 40000)
 dups=$(q $DB "SELECT count(*) FILTER (WHERE duplicate) || ' duplicates of ' || count(*) FROM webhookd.inbound_request")
+# ... and with this instance's dispatcher fanning the events out meanwhile
+stop_server; start_server true
+read -r ind_rps ind_p99 < <(wrk_inbound 140000)
 ins_tps=$(pgbench_ -f bench/insert.sql -M prepared -c"$CONNS" -j2 -T"$DUR")
 # Where the ceiling is: the request's storing statement alone (the text of
 # service/inbound.c's store_sql, fresh ids), run by pgbench in the same way.
@@ -134,7 +141,7 @@ stop_server
 
 # ---- PULL -------------------------------------------------------------------
 if [ "${BENCH_PULL:-1}" = 0 ]; then
-  echo "inbound: ${in_rps} req/s, p99 ${in_p99}; INSERT ${ins_tps} tps; store statement ${store_tps} tps; $dups"; exit 0
+  echo "inbound: ${in_rps} req/s, p99 ${in_p99} (with dispatcher ${ind_rps}, ${ind_p99}); INSERT ${ins_tps} tps; store statement ${store_tps} tps; $dups"; exit 0
 fi
 start_server true
 odata IntegrationObjects '{"code": "PullBenchIO"}'
@@ -188,6 +195,7 @@ cat <<MD
 | what | rate | p99 | reference | ratio |
 |---|---|---|---|---|
 | POST /inbound/{code}, HMAC_SHA256 verified and committed, one per request (wrk -t2 -c$CONNS -d${DUR}s -s bench/inbound.lua; $dups) | ${in_rps} req/s | ${in_p99} | ${ins_tps} tps (pgbench one-row INSERT, -c$CONNS) | $(ratio "$in_rps" "$ins_tps") |
+| the same while this instance's dispatcher fans the events out | ${ind_rps} req/s | ${ind_p99} | ${ins_tps} tps | $(ratio "$ind_rps" "$ins_tps") |
 | (ceiling) the request's storing statement alone (service/inbound.c store_sql: event + inbound_request), pgbench -c$CONNS | ${store_tps} tps | | ${ins_tps} tps | $(ratio "$store_tps" "$ins_tps") |
 | PULL: one consumer, autoCommit, maxBatchSize ${PULL_BATCH_EVENTS} KiB, $pull_n events of ${size} bytes in ${pull_s} s (stream of $n_stream) | ${pull_rate} events/s | | ${read_rate} rows/s (pgbench -c1: $PULL_BATCH_EVENTS payload rows per query, ${read_tps} tps) | $(ratio "$pull_rate" "$read_rate") |
 MD
