@@ -122,6 +122,7 @@ static const struct key keys[] = {
 	INT(event_retention_s, 1, 315360000, "2592000",
 	    "finished events older than this are purged with their deliveries"),
 	INT(purge_batch, 1, 100000, "1000", "rows deleted per purge statement"),
+	INT(purge_interval_s, 1, 86400, "60", "retention purges run this often"),
 	INT(rotation_overlap_s, 0, 31536000, "86400",
 	    "the previous signing secret signs too this long after a rotation"),
 	INT(publish_max_events, 1, 10000, "100", "events in one POST /api/v1/events"),

@@ -53,6 +53,7 @@ struct config {
 	int     attempt_retention_s; /* 2592000 (30 days) */
 	int     event_retention_s;   /* 2592000 */
 	int     purge_batch;         /* 1000 rows per purge statement */
+	int     purge_interval_s;    /* 60 */
 	int     rotation_overlap_s;  /* 86400 */
 	int     publish_max_events;  /* 100 */
 	size_t  pull_batch_size;     /* 524288: default maxBatchSize */

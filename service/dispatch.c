@@ -39,7 +39,6 @@
 #define CACHE_PAGE       5000
 #define CACHE_MAX_AGE_S  600     /* reload at least this often (config_change purge) */
 #define JANITOR_MS       1000
-#define PURGE_EVERY_S    60
 #define GAUGES_EVERY_S   5
 #define HITS_START       64
 
@@ -181,6 +180,9 @@ static const char *const purge_sql[] = {
 	" WHERE e.received_at < now() - make_interval(secs => $1::int) AND e.fanned_out"
 	" AND NOT EXISTS (SELECT 1 FROM webhookd.delivery d WHERE d.event_pk = e.pk"
 	"  AND d.status IN ('PENDING', 'IN_FLIGHT')) LIMIT $2::int)",
+	"DELETE FROM webhookd.inbound_request WHERE pk IN (SELECT pk FROM"
+	" webhookd.inbound_request WHERE received_at < now() - make_interval(secs => $1::int)"
+	" LIMIT $2::int)",
 	"DELETE FROM webhookd.config_change WHERE at < now() - interval '1 hour'",
 };
 #define NPURGE ((int)(sizeof(purge_sql) / sizeof(purge_sql[0])))
@@ -817,7 +819,7 @@ janitor_step(struct dthread *t)
 	char ret[16], lim[16];
 	const char *p[2] = { ret, lim };
 	const struct config *cfg = t->d->cfg;
-	int np = t->purge_step < 2 ? 2 : 0;
+	int np = t->purge_step < NPURGE - 1 ? 2 : 0;   /* all but config_change */
 
 	snprintf(ret, sizeof(ret), "%d", t->purge_step == 0 ? cfg->attempt_retention_s :
 	    cfg->event_retention_s);
@@ -861,7 +863,7 @@ janitor_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	if (t->janitor_busy || t->draining)
 		return;
-	if (now - t->last_purge >= PURGE_EVERY_S) {
+	if (now - t->last_purge >= t->d->cfg->purge_interval_s) {
 		t->last_purge = now;
 		t->purge_step = 0;
 		janitor_step(t);
