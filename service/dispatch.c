@@ -42,6 +42,24 @@
 #define GAUGES_EVERY_S   5
 #define HITS_START       64
 
+/* Inbound requests (inbound.c commits the row alone) become events here,
+ * in the same transaction as the claim that fans them out: a batch either
+ * converts and leases or does neither. A duplicate is linked to the event
+ * of the first request with its sender id. */
+static const char convert_sql[] =
+	"WITH c AS (SELECT pk FROM webhookd.inbound_request WHERE NOT processed"
+	"  ORDER BY pk LIMIT $1::int FOR UPDATE SKIP LOCKED),"
+	" e AS (INSERT INTO webhookd.event (id, integration_object, action, subject_key,"
+	"  payload, occurred_at, received_at, source)"
+	"  SELECT r.event_id, r.integration_object, r.action, r.sender_id, r.body,"
+	"  r.received_at, r.received_at, r.source"
+	"  FROM c JOIN webhookd.inbound_request r ON r.pk = c.pk WHERE NOT r.duplicate"
+	"  ON CONFLICT (id) DO NOTHING RETURNING pk, id)"
+	" UPDATE webhookd.inbound_request r SET processed = true, body = NULL,"
+	" event_pk = coalesce((SELECT e.pk FROM e WHERE e.id = r.event_id),"
+	"  (SELECT x.pk FROM webhookd.event x WHERE x.id = r.event_id))"
+	" FROM c WHERE r.pk = c.pk";
+
 static const char fanout_claim_sql[] =
 	"UPDATE webhookd.event e SET fanout_lease_until = now()"
 	" + make_interval(secs => $3::int) WHERE e.pk = ANY (ARRAY(SELECT pk FROM webhookd.event WHERE NOT fanned_out"
@@ -182,7 +200,7 @@ static const char *const purge_sql[] = {
 	"  AND d.status IN ('PENDING', 'IN_FLIGHT')) LIMIT $2::int)",
 	"DELETE FROM webhookd.inbound_request WHERE pk IN (SELECT pk FROM"
 	" webhookd.inbound_request WHERE received_at < now() - make_interval(secs => $1::int)"
-	" LIMIT $2::int)",
+	" AND processed LIMIT $2::int)",
 	"DELETE FROM webhookd.config_change WHERE at < now() - interval '1 hour'",
 };
 #define NPURGE ((int)(sizeof(purge_sql) / sizeof(purge_sql[0])))
@@ -460,22 +478,29 @@ action_bit(const char *a)
 }
 
 static void
-fanout_claimed(void *arg, const struct db_result *r)
+fanout_claimed(void *arg, const struct db_batch_result *br)
 {
 	struct dthread *t = arg;
+	const struct db_result r1 = { .res = br->status == DB_OK ? br->res[1] : NULL };
+	const struct db_result *r = &r1;
 	int n;
 	bool stale = false;
 
-	if (r->status != DB_OK) {
+	if (br->status != DB_OK) {
 		log_warn("dispatcher: claiming events failed: %s",
-		    r->message ? r->message : "database unavailable");
+		    br->message ? br->message : "database unavailable");
 		t->fanout = FANOUT_IDLE;
 		return;
 	}
+	/* a full batch of inbound requests converted: more may wait */
+	if (atoi(PQcmdTuples(br->res[0])) >= t->d->cfg->dispatch_batch)
+		t->want_fanout = true;
 	n = PQntuples(r->res);
 	t->fanout = FANOUT_IDLE;
-	if (n == 0)
-		return;                  /* fanout_start cleared want_fanout */
+	if (n == 0) {
+		schedule_kick(t);
+		return;
+	}
 	if ((t->events = calloc((size_t)n, sizeof(*t->events))) == NULL)
 		return;
 	for (int i = 0; i < n; i++) {
@@ -507,15 +532,17 @@ fanout_start(struct dthread *t)
 {
 	char lim[16], lease[16];
 	const char *p[3] = { lim, match_snapshot(t->cache), lease };
+	const struct db_stmt s[2] = { { convert_sql, 1, p }, { fanout_claim_sql, 3, p } };
 
 	snprintf(lim, sizeof(lim), "%d", t->d->cfg->dispatch_batch);
 	/* Matching and storing take milliseconds; a short lease only risks
 	 * a second fan-out of the same events, which the unique (event,
 	 * destination) makes harmless. */
 	snprintf(lease, sizeof(lease), "%d", t->d->cfg->lease_margin_s);
+
 	t->fanout = FANOUT_CLAIMING;
 	t->want_fanout = false;
-	if (db_query(t->db, fanout_claim_sql, 3, p, fanout_claimed, t) < 0)
+	if (db_batch(t->db, s, 2, fanout_claimed, t) < 0)
 		t->fanout = FANOUT_IDLE;
 }
 
@@ -1056,6 +1083,7 @@ thread_init(struct dispatch *d, struct dthread *t, int id)
 		.reconnect_min_ms = cfg->db_reconnect_min_ms,
 		.reconnect_max_ms = cfg->db_reconnect_max_ms, .connect_timeout_ms = 10000,
 		.statement_timeout_ms = cfg->db_statement_timeout_ms, .dispatcher_session = 1,
+		.local_wake = true,   /* converted inbound events: fanned out right here */
 		.listen_channel = CHANNEL, .notify_cb = notified, .notify_arg = t,
 	};
 	struct httpc_opts ho = { .max_connections = cfg->dispatch_max_connections,

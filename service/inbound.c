@@ -2,14 +2,17 @@
  *
  * Two statements on the worker's pool, never blocking the loop: one loads
  * the active source by its code; after verification (verify.c, pure) and
- * the JSON check, one statement stores the event and the inbound_request
- * row together (a data-modifying CTE: one transaction, both or neither).
+ * the JSON check, one statement commits the inbound_request row with the
+ * body and the event's id, integration object and action. The dispatcher
+ * makes the event from it (dispatch.c, in its fan-out transaction), so the
+ * request writes one row and answers at once.
  *
  * De-duplication: when the sender names its event (the source's idPath in
  * the body, else a Standard Webhooks webhook-id), the event id is derived
- * from (source code, sender id), so a replay hits ON CONFLICT (id) DO
- * NOTHING. It holds for as long as the event is kept (retention). Without
- * a sender id the event id is random and every request is a new event.
+ * from (source code, sender id), so a replay conflicts on the row's unique
+ * event_id (and the event's id). It holds for as long as the request is kept
+ * (event_retention_s). Without a sender id the event id is random and every
+ * request is a new event.
  *
  * A refused request stores nothing and learns nothing: 401 with the same
  * message whatever failed (the reason goes to the log). */
@@ -49,18 +52,20 @@ static const char load_sql[] =
 	" WHERE s.code = $1 AND s.active";
 enum { L_ACTION, L_VERIFICATION, L_SECRET, L_HEADER, L_ENCODING, L_ID_PATH, L_IO };
 
-/* The existing event's pk comes from the statement's snapshot: when a
- * concurrent replay committed the same id after it was taken, the request
- * is still marked duplicate but its event_pk stays NULL. */
+/* The request alone: one row, the body kept until the dispatcher makes the
+ * event (dispatch.c). A replay of a sender id conflicts on the unique
+ * event_id and is logged as a duplicate instead. */
 static const char store_sql[] =
-	"WITH ins AS (INSERT INTO webhookd.event (id, integration_object, action, subject_key,"
-	"  payload, source) VALUES ($1, $2, $3, $4, $5::json, $6)"
-	"  ON CONFLICT (id) DO NOTHING RETURNING pk)"
-	" INSERT INTO webhookd.inbound_request (source, verified, sender_id, duplicate, status,"
-	"  integration_message_id, path, event_pk)"
-	" SELECT $6, true, $4, NOT EXISTS (SELECT 1 FROM ins), 200, $7, $8,"
-	"  coalesce((SELECT pk FROM ins), (SELECT pk FROM webhookd.event WHERE id = $1))"
-	" RETURNING id, duplicate";
+	"WITH ins AS (INSERT INTO webhookd.inbound_request (source, verified, sender_id,"
+	"  duplicate, status, integration_message_id, path, event_id, integration_object,"
+	"  action, body, processed)"
+	"  VALUES ($6, true, $4, false, 200, $7, $8, $1, $2, $3, $5::json, false)"
+	"  ON CONFLICT (event_id) WHERE NOT duplicate DO NOTHING RETURNING id, false),"
+	" dup AS (INSERT INTO webhookd.inbound_request (source, verified, sender_id, duplicate,"
+	"  status, integration_message_id, path, event_id, processed)"
+	"  SELECT $6, true, $4, true, 200, $7, $8, $1, false"
+	"  WHERE NOT EXISTS (SELECT 1 FROM ins) RETURNING id, true)"
+	" SELECT * FROM ins UNION ALL SELECT * FROM dup";
 
 struct inbound {
 	struct http_request *req;

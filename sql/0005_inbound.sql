@@ -75,3 +75,19 @@ CREATE TRIGGER check_inbound_source AFTER INSERT OR UPDATE ON webhookd.inbound_s
 
 -- The monitoring log by source (WebhookMonitoring/InboundRequests?$filter=source eq '...').
 CREATE INDEX ON webhookd.inbound_request (source, received_at);
+
+-- A verified request is committed as its inbound_request row alone (one row:
+-- the request answers fast); the dispatcher turns unprocessed rows into
+-- events in batches (service/dispatch.c, in the fan-out's transaction) and
+-- drops the body then. event_id is derived from (source, sender id), so the
+-- unique index answers a replay as a duplicate; duplicates are logged with
+-- duplicate = true and linked to the first one's event.
+ALTER TABLE webhookd.inbound_request
+    ADD COLUMN event_id text,
+    ADD COLUMN integration_object text,
+    ADD COLUMN action text,
+    ADD COLUMN body json,
+    ADD COLUMN processed boolean NOT NULL DEFAULT true;
+CREATE UNIQUE INDEX inbound_request_event_id ON webhookd.inbound_request (event_id)
+    WHERE NOT duplicate;
+CREATE INDEX inbound_request_unprocessed ON webhookd.inbound_request (pk) WHERE NOT processed;

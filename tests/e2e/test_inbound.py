@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SANITIZED, Raw, basic, wait_for
+from conftest import SANITIZED, Cli, Raw, basic, migrate, wait_for
 from odata_helpers import (MONITORING_BASE, OData, assert_error, entity_path, make_webhook,
                            uid)
 from sink import Sink, sign
@@ -155,7 +155,14 @@ class Inbound:
         return self.server.request("POST", f"/inbound/{code}", data=body, headers=h,
                                    params=params)
 
+    def processed(self):
+        """Waits until the dispatcher has made every accepted request an event."""
+        wait_for(lambda: self.pg.psql("SELECT count(*) FROM webhookd.inbound_request"
+                                      " WHERE NOT processed") == "0",
+                 WAIT, interval=0.02, what="inbound requests to become events")
+
     def counts(self):
+        self.processed()
         return self.pg.psql("SELECT (SELECT count(*) FROM webhookd.inbound_request) || ','"
                             " || (SELECT count(*) FROM webhookd.event)")
 
@@ -168,6 +175,7 @@ class Inbound:
         raise AssertionError(f"no metric {name}")
 
     def request_row(self, request_id):
+        self.processed()
         out = self.pg.psql(
             "SELECT row_to_json(x) FROM (SELECT r.source, r.verified, r.sender_id, r.duplicate,"
             " r.status, r.integration_message_id, r.path, e.id AS event_id,"
@@ -340,6 +348,7 @@ def test_replayed_sender_id_is_stored_once(ib):
     second = accepted(ib.post(code, body, {"X-API-Key": key, "integrationMessageId": "m-2"}))
     assert first["duplicate"] is False and second["duplicate"] is True
     assert first["eventId"] == second["eventId"] and first["id"] != second["id"]
+    ib.processed()
     assert ib.pg.psql(f"SELECT count(*) FROM webhookd.event WHERE id = '{first['eventId']}'") == "1"
     rows = ib.pg.psql("SELECT string_agg(duplicate::text || '/' || integration_message_id || '/'"
                       " || (event_pk IS NOT NULL)::text, ',' ORDER BY pk)"
@@ -547,6 +556,7 @@ def test_accepted_requests_are_in_the_monitoring_log(ib, monitor):
     sender = uid("m")
     body = json.dumps({"id": sender, "x": [1, 2]}).encode()
     got = accepted(ib.post(code, body, {"X-API-Key": key, "integrationMessageId": "msg-42"}))
+    ib.processed()
     r = monitor.get(f"InboundRequests('{got['id']}')", {"expand": "event"})
     assert r.status_code == 200, r.text
     d = r.json()["d"]
@@ -596,3 +606,51 @@ def test_api_key_sender_forwarded_with_basic_credentials(ib, admin, sink):
     assert_error(r, 401, "unauthorized")
     time.sleep(0.5)
     assert len(sink.received(path)) == 1
+
+
+# ------------------------------------------------- asynchronous processing --
+
+def test_a_request_is_committed_alone_and_becomes_an_event_later(pg, start_server, workdir):
+    """The request commits its row and answers; the event is made by a
+    dispatcher, even one that starts afterwards (own database: no other
+    dispatcher may take the row meanwhile)."""
+    db = "inbound_" + uid("a").replace("-", "_")
+    conninfo = pg.create_database(db)
+    migrate(conninfo)
+    cli = Cli(conninfo, workdir)
+    admin = basic("async-admin", cli.add_user("async-admin", "admin", password="pw-async"))
+    sink = Sink()
+    try:
+        api = start_server({"WEBHOOKD_DISPATCHER": "false"}, conninfo=conninfo)
+        od = OData(api, admin)
+        tag = uid("async")
+        wh = make_webhook(od, tag, url=sink.url(f"/{tag}"), io_code=f"io-{tag}")
+        assert od.post(SOURCES, {"code": tag, "integrationObject": {"code": wh.io_code},
+                                 "action": "created", "verification": "API_KEY",
+                                 "secret": "k-" + tag, "idPath": "id"}).status_code == 201
+        h = {"X-API-Key": "k-" + tag, "Content-Type": "application/json"}
+        first = accepted(api.request("POST", f"/inbound/{tag}", data=b'{"id": "s-1", "n": 1}', headers=h))
+        again = accepted(api.request("POST", f"/inbound/{tag}", data=b'{"id": "s-1", "n": 1}', headers=h))
+        assert (first["duplicate"], again["duplicate"]) == (False, True)
+        q = lambda sql: pg.psql(sql, dbname=db)  # noqa: E731
+        assert q("SELECT count(*) FROM webhookd.event") == "0"
+        assert q("SELECT string_agg(processed::text || '/' || (body IS NOT NULL)::text, ','"
+                 " ORDER BY pk) FROM webhookd.inbound_request") == "false/true,false/false"
+        start_server.stop_all()
+
+        srv = start_server({"WEBHOOKD_DISPATCHER": "true", "WEBHOOKD_SSRF_ALLOW": "127.0.0.1",
+                            "WEBHOOKD_DISPATCH_POLL_MS": "100"}, conninfo=conninfo)
+        got = sink.wait(1, f"/{tag}", timeout=WAIT)
+        assert json.loads(got[0]["body"]) == {"id": "s-1", "n": 1}
+        wait_for(lambda: q("SELECT count(*) FROM webhookd.inbound_request WHERE processed"
+                           " AND event_pk IS NOT NULL AND body IS NULL") == "2", WAIT,
+                 what="both requests processed")
+        assert q("SELECT count(*) || '/' || min(id) FROM webhookd.event") == f"1/{first['eventId']}"
+        assert srv.request("POST", f"/inbound/{tag}", data=b'{"id": "s-1"}',
+                           headers=h).json()["duplicate"] is True
+        time.sleep(0.5)
+        assert len(sink.received(f"/{tag}")) == 1
+    finally:
+        start_server.stop_all()
+        sink.close()
+        pg.psql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)', dbname="postgres")
