@@ -120,14 +120,7 @@ api_reply_json(struct http_request *req, int status, json_t *j)
 static struct call *
 call_new(struct http_request *req)
 {
-	struct call *c = calloc(1, sizeof(*c));
-
-	if (c) {
-		c->req = req;
-		req->ctx = c;
-		req->ctx_free = call_free;
-	}
-	return c;
+	return http_ctx_new(req, sizeof(struct call), call_free);
 }
 
 static void

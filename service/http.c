@@ -523,6 +523,19 @@ http_reply(struct http_request *r, int status, const char *content_type,
 	bufferevent_enable(c->bev, EV_WRITE);
 }
 
+void *
+http_ctx_new(struct http_request *r, size_t size, void (*ctx_free)(void *))
+{
+	struct http_request **ctx = calloc(1, size);
+
+	if (ctx == NULL)
+		return NULL;
+	*ctx = r;
+	r->ctx = ctx;
+	r->ctx_free = ctx_free ? ctx_free : free;
+	return ctx;
+}
+
 void
 http_reply_text(struct http_request *r, int status, const char *content_type,
     const char *text)

@@ -61,6 +61,11 @@ void http_reply_error(struct http_request *r, int status, const char *code,
  * gives the generic one. */
 void http_reply_unavailable(struct http_request *r, const char *message);
 
+/* A zeroed handler state of size bytes whose first member is the request
+ * pointer, attached as r->ctx with its destructor (NULL: free); NULL when
+ * out of memory. */
+void *http_ctx_new(struct http_request *r, size_t size, void (*ctx_free)(void *));
+
 /* Worker side. */
 void http_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa);
 void http_janitor(struct worker *w);     /* deadlines; called a few times a second */

@@ -92,23 +92,10 @@ struct pull {
 	long long offset;       /* commit: the requested cursor */
 };
 
-static void
-pull_free(void *arg)
-{
-	free(arg);
-}
-
 static struct pull *
 pull_new(struct http_request *req)
 {
-	struct pull *p = calloc(1, sizeof(*p));
-
-	if (p) {
-		p->req = req;
-		req->ctx = p;
-		req->ctx_free = pull_free;
-	}
-	return p;
+	return http_ctx_new(req, sizeof(struct pull), NULL);
 }
 
 /* Common answers of both statements: 404 for a key naming no PULL

@@ -77,14 +77,7 @@ call_free(void *arg)
 static struct call *
 call_new(struct http_request *req)
 {
-	struct call *c = calloc(1, sizeof(*c));
-
-	if (c) {
-		c->req = req;
-		req->ctx = c;
-		req->ctx_free = call_free;
-	}
-	return c;
+	return http_ctx_new(req, sizeof(struct call), call_free);
 }
 
 /* A database error as the OData layer answers it: WHnnn errors carry
