@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -253,6 +254,30 @@ workers_teardown(struct server *srv)
 	free(srv->workers);
 }
 
+/* The workers bind with SO_REUSEPORT, which would also let them join the
+ * listening socket of another process of this user (a second webhookd on
+ * the same port) and quietly split its traffic. A plain bind first tells. */
+static bool
+port_taken(const struct config *cfg, const struct sockaddr_storage *ss, int sslen)
+{
+	int one = 1, rc, fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || cfg->port == 0)
+		goto done;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	rc = bind(fd, (const struct sockaddr *)ss, (socklen_t)sslen);
+	if (rc < 0 && errno == EADDRINUSE) {
+		log_error("cannot listen on %s:%d: another process is listening there",
+		    cfg->listen_address, cfg->port);
+		close(fd);
+		return true;
+	}
+done:
+	if (fd >= 0)
+		close(fd);
+	return false;
+}
+
 static SSL_CTX *
 tls_context(const struct config *cfg)
 {
@@ -389,7 +414,8 @@ server_run(const struct config *cfg, const struct secrets *secrets)
 	int i, sslen, rc = 1;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (evthread_use_pthreads() < 0 || listen_addr(cfg, &ss, &sslen) < 0)
+	if (evthread_use_pthreads() < 0 || listen_addr(cfg, &ss, &sslen) < 0 ||
+	    port_taken(cfg, &ss, sslen))
 		return 1;
 	srv.conninfo = db_conninfo_resolve(cfg->database_url, err, sizeof(err));
 	if (srv.conninfo == NULL) {

@@ -326,6 +326,15 @@ def test_serve_refuses_a_port_in_use(pg, master_key, workdir):
     assert "cannot listen" in p.stderr
 
 
+def test_serve_refuses_the_port_of_another_webhookd(pg, master_key, workdir, start_server):
+    # the workers' SO_REUSEPORT would let a second instance join the first
+    # one's port and take half of its connections
+    first = start_server()
+    p = serve_fails(serve_env(pg, master_key, WEBHOOKD_PORT=str(first.port)), workdir)
+    assert "another process is listening there" in p.stderr
+    assert first.get("/healthz").status_code == 200
+
+
 def test_serve_refuses_a_malformed_master_key_variable(pg, master_key, workdir):
     p = serve_fails(serve_env(pg, master_key, WEBHOOKD_MASTER_KEY="k1 not-base64"), workdir)
     assert "master key (WEBHOOKD_MASTER_KEY)" in p.stderr
