@@ -109,6 +109,7 @@ wrk_inbound() {
   local out non2xx
   out=$(INBOUND_BODIES="$work/bodies.txt" INBOUND_OFFSET=$1 wrk -t2 -c"$CONNS" -d"${DUR}s" \
     --latency -s bench/inbound.lua "http://127.0.0.1:$port/inbound/bench")
+  echo "$out" | awk '/Latency Distribution/,/99%/' | tr -s ' ' | tr '\n' ' ' | sed 's/^/inbound: latency /' >&2; echo >&2
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
   if [ -n "$non2xx" ]; then
     log "error: $non2xx non-2xx answers; the server log says:"; tail -5 "$work/server.log" >&2; exit 1
