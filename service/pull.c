@@ -1,11 +1,12 @@
 /* pull — see pull.h.
  *
  * Each call is one statement, so one transaction, keyed by the destination's
- * integration key as a parameter. The statement builds the whole PullResult
- * in PostgreSQL: json_build_object embeds a `json` payload as its stored
- * text, so events reach the consumer byte for byte as published. */
+ * integration key as a parameter. The PullResult is written here from the
+ * rows, each payload copied as its stored `json` text, so events reach the
+ * consumer byte for byte as published. */
 #include "pull.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,9 @@
 #include "db.h"
 #include "log.h"
 #include "metrics.h"
+#include "render.h"
 #include "server.h"
+#include "strbuf.h"
 #include "uri.h"
 
 #define PREFIX "/api/v1/subscriptions"
@@ -59,21 +62,11 @@ static const char pull_sql[] =
 	"  cursor = CASE WHEN $5::bool THEN nx.next ELSE sub.cursor END"
 	"  FROM s, nx WHERE sub.destination_pk = s.destination_pk RETURNING 1)"
 	" SELECT (SELECT count(*) FROM dst), coalesce((SELECT bool_or(pull) FROM dst), false),"
-	" (SELECT count(*) FROM sel),"
-	" json_build_object('status', 'OK', 'type', 'PullResult', 'errors', json_build_array(),"
-	"  'total', (SELECT count(*) FROM sel), 'data', json_build_object("
-	"  'events', coalesce((SELECT json_agg(json_build_object("
-	"   'cursor', json_build_object('offset', o), 'event', json_build_object("
-	"   'id', id, 'eventId', event_id,"
-	"   'type', 'sap.cx.commerce.' || integration_object || '.' || initcap(action) || '.v1',"
-	"   'integrationObject', integration_object, 'action', action,"
-	"   'integrationKey', subject_key,"
-	"   'occurredAt', to_char(occurred_at AT TIME ZONE 'UTC',"
-	"    'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-	"   'payload', payload)) ORDER BY o) FROM sel), json_build_array()),"
-	"  'nextCursor', json_build_object('offset', nx.next)))::text,"
-	" (SELECT count(*) FROM u)"
-	" FROM nx";
+	" nx.next, (SELECT count(*) FROM u), sel.o, sel.id, sel.event_id,"
+	" sel.integration_object, sel.action, sel.subject_key,"
+	" to_char(sel.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+	" sel.payload FROM nx LEFT JOIN sel ON true ORDER BY sel.o";
+enum { P_NEXT = 2, P_OFFSET = 4, P_ID, P_EVENT_ID, P_IO, P_ACTION, P_KEY, P_AT, P_PAYLOAD };
 
 /* $2 the new cursor: no lower than the committed one, no higher than the
  * stream's end. What lies before it is delivered: the dispatcher's janitor
@@ -110,7 +103,7 @@ answered_error(struct http_request *req, const struct db_result *r)
 		    "subscription is running; use one consumer per subscription.", NULL);
 		return true;
 	}
-	if (r->status != DB_OK || PQntuples(r->res) != 1) {
+	if (r->status != DB_OK || PQntuples(r->res) < 1) {
 		if (r->status == DB_SQL_ERROR)
 			log_warn("pull: %s (%s)", r->message, r->sqlstate);
 		http_reply_unavailable(req, NULL);
@@ -129,15 +122,77 @@ answered_error(struct http_request *req, const struct db_result *r)
 	return false;
 }
 
+/* The ce-type, as a JSON string: sap.cx.commerce.<IO>.<Created|Updated|Deleted>.v1 */
+static void
+write_type(struct strbuf *b, const char *io, const char *action)
+{
+	struct strbuf t;
+
+	strbuf_init(&t);
+	strbuf_addf(&t, "sap.cx.commerce.%s.%c%s.v1", io, toupper((unsigned char)action[0]),
+	    action[0] ? action + 1 : "");
+	if (t.failed)
+		b->failed = true;
+	else
+		odata_render_json_string(b, t.s);
+	strbuf_free(&t);
+}
+
+/* One event of the batch: its cursor and its envelope. */
+static void
+write_event(struct strbuf *b, const PGresult *res, int i)
+{
+	const char *action = PQgetvalue(res, i, P_ACTION);
+
+	strbuf_addf(b, "{\"cursor\":{\"offset\":%s},\"event\":{\"id\":",
+	    PQgetvalue(res, i, P_OFFSET));
+	odata_render_json_string(b, PQgetvalue(res, i, P_ID));
+	strbuf_adds(b, ",\"eventId\":");
+	odata_render_json_string(b, PQgetvalue(res, i, P_EVENT_ID));
+	strbuf_adds(b, ",\"type\":");
+	write_type(b, PQgetvalue(res, i, P_IO), action);
+	strbuf_adds(b, ",\"integrationObject\":");
+	odata_render_json_string(b, PQgetvalue(res, i, P_IO));
+	strbuf_adds(b, ",\"action\":");
+	odata_render_json_string(b, action);
+	strbuf_adds(b, ",\"integrationKey\":");
+	if (PQgetisnull(res, i, P_KEY))
+		strbuf_adds(b, "null");
+	else
+		odata_render_json_string(b, PQgetvalue(res, i, P_KEY));
+	strbuf_adds(b, ",\"occurredAt\":");
+	odata_render_json_string(b, PQgetvalue(res, i, P_AT));
+	strbuf_adds(b, ",\"payload\":");
+	strbuf_adds(b, PQgetvalue(res, i, P_PAYLOAD));
+	strbuf_adds(b, "}}");
+}
+
 static void
 pulled(void *arg, const struct db_result *r)
 {
 	struct pull *p = arg;
+	struct strbuf b;
+	int i, n;
 
 	if (answered_error(p->req, r))
 		return;
+	/* one row per event, or one row of NULLs when there is none */
+	n = PQgetisnull(r->res, 0, P_OFFSET) ? 0 : PQntuples(r->res);
+	strbuf_init(&b);
+	strbuf_addf(&b, "{\"status\":\"OK\",\"type\":\"PullResult\",\"errors\":[],"
+	    "\"total\":%d,\"data\":{\"events\":[", n);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			strbuf_addc(&b, ',');
+		write_event(&b, r->res, i);
+	}
+	strbuf_addf(&b, "],\"nextCursor\":{\"offset\":%s}}}", PQgetvalue(r->res, 0, P_NEXT));
 	metrics_count("pulls");
-	http_reply_text(p->req, 200, "application/json", PQgetvalue(r->res, 0, 3));
+	if (b.failed)
+		http_reply_unavailable(p->req, NULL);
+	else
+		http_reply_text(p->req, 200, "application/json", b.s);
+	strbuf_free(&b);
 }
 
 static void
