@@ -660,13 +660,12 @@ odata_op_finish(struct odata_op *op, PGresult *const *res)
 /* Messages PostgreSQL writes are never shown (they may quote values);
  * errors meant for clients come from webhookd.raise_odata (SQLSTATE WHnnn). */
 void
-odata_op_fail_db(struct odata_op *op, const struct db_batch_result *r)
+odata_op_db_error(struct odata_fail *f, enum db_status status, const char *sqlstate,
+    const PGresult *e, const char *log_message)
 {
-	const char *st = r->sqlstate ? r->sqlstate : "";
-	const PGresult *e = r->error;
-	struct odata_fail *f = &op->fail;
+	const char *st = sqlstate ? sqlstate : "";
 
-	if (r->status == DB_UNAVAILABLE || strcmp(st, "57014") == 0 || strncmp(st, "08", 2) == 0 ||
+	if (status == DB_UNAVAILABLE || strcmp(st, "57014") == 0 || strncmp(st, "08", 2) == 0 ||
 	    strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0) {
 		odata_fail(f, 503, "service_unavailable", NULL,
 		    "The service is temporarily unavailable; retry later.");
@@ -691,10 +690,16 @@ odata_op_fail_db(struct odata_op *op, const struct db_batch_result *r)
 		    "The request cannot be evaluated: %s", strcmp(st, "22012") == 0 ?
 		    "division by zero." : "a value is out of range or malformed.");
 	} else {
-		log_msg(LOG_ERROR, "odata: SQL error %s: %s", st, r->message ? r->message : "");
+		log_msg(LOG_ERROR, "SQL error %s: %s", st, log_message ? log_message : "");
 		odata_fail(f, 500, "internal_error", NULL, "Internal error.");
 	}
-	odata_op_set_fail(op, f);
+}
+
+void
+odata_op_fail_db(struct odata_op *op, const struct db_batch_result *r)
+{
+	odata_op_db_error(&op->fail, r->status, r->sqlstate, r->error, r->message);
+	odata_op_set_fail(op, &op->fail);
 }
 
 void

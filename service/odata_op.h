@@ -67,6 +67,12 @@ void odata_op_finish(struct odata_op *op, PGresult *const *res);
  * constraint violations, timeouts, an unreachable database). failed is the
  * index of the failing statement relative to this op's first, or -1. */
 void odata_op_fail_db(struct odata_op *op, const struct db_batch_result *r);
+/* A failed statement as the client sees it: 503 for an unreachable or busy
+ * database, webhookd.raise_odata's WHnnn errors as raised, constraint and
+ * value errors as 409/400, anything else 500 (logged with log_message,
+ * never shown). e: the error result, or NULL. */
+void odata_op_db_error(struct odata_fail *f, enum db_status status, const char *sqlstate,
+    const PGresult *e, const char *log_message);
 void odata_op_set_fail(struct odata_op *op, const struct odata_fail *f);
 /* A write's prefetch statements (odata_write.prefetch) ran: res[i] is the
  * result of the i-th. Where a stored write-only value decrypts to the one

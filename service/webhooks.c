@@ -80,30 +80,17 @@ call_new(struct http_request *req)
 	return http_ctx_new(req, sizeof(struct call), call_free);
 }
 
-/* A database error as the OData layer answers it: WHnnn errors carry
- * status, code (HINT), message and innererror (DETAIL) meant for clients;
- * PostgreSQL's own messages are never shown. */
+/* A database error as the OData layer answers it (odata_op_db_error). */
 static void
 reply_db_error(struct http_request *req, const struct db_result *r)
 {
-	const char *st = r->sqlstate ? r->sqlstate : "";
-	const char *hint, *inner;
+	struct odata_fail f;
 
-	if (r->status == DB_UNAVAILABLE || strcmp(st, "57014") == 0 || strncmp(st, "08", 2) == 0 ||
-	    strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0) {
+	odata_op_db_error(&f, r->status, r->sqlstate, r->res, r->message);
+	if (f.status == 503)
 		http_reply_unavailable(req, NULL);
-	} else if (strncmp(st, "WH", 2) == 0 && r->res != NULL) {
-		hint = PQresultErrorField(r->res, PG_DIAG_MESSAGE_HINT);
-		inner = PQresultErrorField(r->res, PG_DIAG_MESSAGE_DETAIL);
-		http_reply_error(req, atoi(st + 2), hint ? hint : "invalid_request",
-		    PQresultErrorField(r->res, PG_DIAG_MESSAGE_PRIMARY), inner && *inner ? inner : NULL);
-	} else if (strcmp(st, "23505") == 0) {
-		http_reply_error(req, 409, "conflict",
-		    "A concurrent request wrote the same item; retry the request.", NULL);
-	} else {
-		log_msg(LOG_ERROR, "webhooks: SQL error %s: %s", st, r->message ? r->message : "");
-		http_reply_error(req, 500, "internal_error", "Internal error.", NULL);
-	}
+	else
+		http_reply_error(req, f.status, f.code, f.message, f.has_inner ? f.inner : NULL);
 }
 
 /* ---- reads and delete ----------------------------------------------- */
