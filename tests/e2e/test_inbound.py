@@ -24,6 +24,7 @@ from conftest import SANITIZED, Cli, Raw, basic, migrate, wait_for
 from odata_helpers import (MONITORING_BASE, OData, assert_error, entity_path, make_webhook,
                            uid)
 from sink import Sink, sign
+from test_dispatch import cleanup
 
 WAIT = 45 if SANITIZED else 15
 MAX_BODY = 8192
@@ -34,14 +35,6 @@ CONFIG = {
     "WEBHOOKD_DISPATCH_POLL_MS": "100",
     "WEBHOOKD_MAX_BODY_SIZE": str(MAX_BODY),
 }
-
-
-def cleanup(pg):
-    """Nothing pending here is delivered by another module's dispatcher,
-    nor the other way round."""
-    pg.psql("UPDATE webhookd.delivery SET status = 'DISCARDED', lease_owner = NULL,"
-            " lease_until = NULL WHERE status IN ('PENDING', 'IN_FLIGHT');"
-            " UPDATE webhookd.event SET fanned_out = true WHERE NOT fanned_out")
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from conftest import SANITIZED, odata_error, wait_for
 from odata_helpers import (ITEM_CREATED, ITEM_DELETED, ITEM_SAVED, ITEM_UPDATED, OData,
                            assert_error, entity_path, integration_key, integration_object, uid)
 from sink import Sink, verify
+from test_dispatch import DISPATCHER, cleanup as quiesce
 
 API = "/api/v1/webhooks"
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -406,22 +407,6 @@ def test_concurrent_registrations_do_not_collide(server, users, ios):
 
 
 # -------------------------------------------------------------- delivery --
-
-DISPATCHER = {
-    "WEBHOOKD_DISPATCHER": "true",
-    "WEBHOOKD_SSRF_ALLOW": "127.0.0.1",
-    "WEBHOOKD_RETRY_SCHEDULE": "0,1s,2s",
-    "WEBHOOKD_RETRY_JITTER_PERCENT": "0",
-    "WEBHOOKD_DISPATCH_POLL_MS": "100",
-}
-
-
-def quiesce(pg):
-    """Nothing pending from other tests may reach this test's dispatcher."""
-    pg.psql("UPDATE webhookd.delivery SET status = 'DISCARDED', lease_owner = NULL,"
-            " lease_until = NULL WHERE status IN ('PENDING', 'IN_FLIGHT');"
-            " UPDATE webhookd.event SET fanned_out = true WHERE NOT fanned_out")
-
 
 @pytest.fixture
 def sink():
